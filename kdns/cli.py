@@ -1,0 +1,207 @@
+"""The ``kdns`` command: CoreDNS's flags (Go style, single dash), load the Corefile, serve.
+
+Flags: ``-conf PATH``, ``-dns.port N``, ``-plugins``, ``-version``, ``-quiet``;
+``-flag=value`` and ``--flag`` work as with Go's flag package. An unknown flag
+prints the usage on stderr and exits 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import platform
+import signal
+import sys
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from kdns import __version__, config, corefile, logs, plugins
+from kdns.errors import ConfigError, KdnsError
+from kdns.server.instance import Instance
+
+log = logging.getLogger("kdns")
+
+#: Port for server blocks that name none when kdns runs its embedded default.
+EMBEDDED_PORT = 1053
+
+USAGE = """\
+Usage of kdns:
+  -conf string
+    \tCorefile to load (default "Corefile"; the embedded example if absent)
+  -dns.port string
+    \tDefault port (default "53"; 1053 for the embedded example)
+  -plugins
+    \tList installed plugins
+  -quiet
+    \tQuiet mode (no initialization output)
+  -version
+    \tShow version
+"""
+
+
+class UsageError(KdnsError):
+    pass
+
+
+@dataclass
+class Options:
+    conf: str | None = None
+    port: int | None = None
+    plugins: bool = False
+    version: bool = False
+    quiet: bool = False
+    help: bool = False
+
+
+_BOOL = {"plugins", "version", "quiet", "h", "help"}
+_VALUE = {"conf", "dns.port"}
+
+
+def parse_args(argv: list[str]) -> Options:
+    opts = Options()
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg == "--":
+            break
+        if not arg.startswith("-") or arg == "-":
+            raise UsageError(f"unexpected argument: {arg}")
+        name, eq, value = arg.lstrip("-").partition("=")
+        if name in _BOOL:
+            if eq and value.lower() not in ("true", "false", "1", "0"):
+                raise UsageError(f'invalid boolean value "{value}" for -{name}')
+            flag = not eq or value.lower() in ("true", "1")
+            if name in ("h", "help"):
+                opts.help = flag
+            else:
+                setattr(opts, name, flag)
+            continue
+        if name not in _VALUE:
+            raise UsageError(f"flag provided but not defined: -{name}")
+        if not eq:
+            if not args:
+                raise UsageError(f"flag needs an argument: -{name}")
+            value = args.pop(0)
+        if name == "conf":
+            opts.conf = value
+        else:
+            try:
+                opts.port = int(value)
+            except ValueError:
+                raise UsageError(f'invalid value "{value}" for flag -dns.port') from None
+            if not 0 <= opts.port <= 65535:
+                raise UsageError(f'invalid value "{value}" for flag -dns.port')
+    return opts
+
+
+def embedded_corefile() -> Path:
+    return Path(str(resources.files("kdns") / "defaults" / "Corefile"))
+
+
+def choose_corefile(opts: Options) -> tuple[Path, int]:
+    """The Corefile to load and the default port, as the flags and working directory say."""
+    if opts.conf:
+        return Path(opts.conf), opts.port if opts.port is not None else config.DEFAULT_PORT
+    local = Path("Corefile")
+    if local.is_file():
+        return local, opts.port if opts.port is not None else config.DEFAULT_PORT
+    return embedded_corefile(), opts.port if opts.port is not None else EMBEDDED_PORT
+
+
+def load(path: Path, default_port: int) -> config.Loaded:
+    blocks = corefile.load(path)
+    return config.load(blocks, default_port=default_port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        opts = parse_args(sys.argv[1:] if argv is None else argv)
+    except UsageError as err:
+        print(err, file=sys.stderr)
+        print(USAGE, file=sys.stderr, end="")
+        return 2
+    if opts.help:
+        print(USAGE, end="")
+        return 0
+    if opts.version:
+        print(f"kdns-{__version__}")
+        print(
+            f"{platform.system().lower()}/{platform.machine()}, python{platform.python_version()}"
+        )
+        return 0
+    if opts.plugins:
+        print("Server types:\n  dns\n\nOther plugins:")
+        for name in plugins.available():
+            print(f"  dns.{name}")
+        return 0
+    logs.setup()
+    path, port = choose_corefile(opts)
+    try:
+        loaded = load(path, port)
+    except FileNotFoundError as err:
+        print(f"Corefile {err.filename}: no such file", file=sys.stderr)
+        return 1
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 1
+    return run(loaded, quiet=opts.quiet)
+
+
+def run(loaded: config.Loaded, *, quiet: bool = False) -> int:
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        return uvloop.run(serve(loaded, quiet=quiet))
+    return asyncio.run(serve(loaded, quiet=quiet))
+
+
+def bind_error(err: OSError) -> str:
+    """One line naming the cause of a failed listen."""
+    if err.errno == errno.EACCES:
+        return (
+            f"{err}: binding a port below 1024 needs CAP_NET_BIND_SERVICE "
+            "or sysctl net.ipv4.ip_unprivileged_port_start"
+        )
+    if err.errno == errno.EADDRINUSE:
+        return f"{err}: another process is listening on this address and port"
+    return str(err)
+
+
+async def serve(loaded: config.Loaded, *, quiet: bool = False) -> int:
+    instance = Instance(loaded)
+    stop = asyncio.Event()
+    loaded.hooks.shared["stop"] = stop
+    try:
+        await instance.start()
+    except OSError as err:
+        print(f"Listen: {bind_error(err)}", file=sys.stderr)
+        await instance.stop(grace=0)
+        return 1
+    except KdnsError as err:
+        print(err, file=sys.stderr)
+        await instance.stop(grace=0)
+        return 1
+    if not quiet:
+        for line in instance.describe():
+            print(line)
+        print(f"kdns-{__version__}")
+        print(
+            f"{platform.system().lower()}/{platform.machine()}, python{platform.python_version()}"
+        )
+        sys.stdout.flush()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(sig)
+    await instance.stop()
+    code: int = loaded.hooks.shared.get("exit_code", 0)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Turn parsed server blocks into running configuration: run each directive's setup.
+
+This is CoreDNS's ``dnsserver.Config`` plus Caddy's controller. Setup runs at load
+time, never per query: each plugin parses its directive into options, registers
+a handler factory, and startup/shutdown hooks. The chain of a server block is
+built once from the factories, in ``plugins.ORDER``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from kdns import corefile, plugin, plugins
+from kdns.errors import CorefileError
+
+Hook = Callable[[], Awaitable[None]]
+T = TypeVar("T")
+
+DEFAULT_PORT = 53
+
+
+@dataclass
+class ServerConfig:
+    """One server block, after setup."""
+
+    block: corefile.ServerBlock
+    zones: tuple[str, ...]
+    port: int
+    scheme: str
+    #: Addresses to listen on; empty means every address (CoreDNS's default).
+    listen: list[str] = field(default_factory=list)
+    factories: list[tuple[str, plugin.PluginFactory]] = field(default_factory=list)
+    handler: plugin.Handler = field(default_factory=lambda: plugin.NoNext("server"))
+    #: Directive names present in the block, for plugins that look at their neighbours.
+    directives: set[str] = field(default_factory=set)
+
+    @property
+    def key_texts(self) -> list[str]:
+        return [f"{zone}:{self.port}" for zone in self.zones]
+
+
+@dataclass
+class Hooks:
+    """What a loaded configuration must start and stop, shared by all its server blocks."""
+
+    startup: list[Hook] = field(default_factory=list)
+    #: Run on shutdown while the listeners still answer (health's lameduck sleeps here).
+    shutdown: list[Hook] = field(default_factory=list)
+    #: Run once the listeners are closed (stop watches, close HTTP endpoints).
+    cleanup: list[Hook] = field(default_factory=list)
+    #: Set when shutdown begins, so readiness fails at once (lameduck).
+    draining: bool = False
+    #: name -> check, for the ready plugin.
+    readiness: dict[str, Callable[[], bool]] = field(default_factory=dict)
+    #: Objects several blocks share (one health endpoint per address, ...).
+    shared: dict[str, Any] = field(default_factory=dict)
+
+
+class Controller:
+    """What a plugin's ``setup(directive, controller)`` gets to work with."""
+
+    def __init__(self, directive: corefile.Directive, config: ServerConfig, hooks: Hooks) -> None:
+        self.directive = directive
+        self.config = config
+        self.hooks = hooks
+
+    @property
+    def zones(self) -> tuple[str, ...]:
+        return self.config.zones
+
+    def add_plugin(self, factory: plugin.PluginFactory) -> None:
+        self.config.factories.append((self.directive.name, factory))
+
+    def on_startup(self, hook: Hook) -> None:
+        self.hooks.startup.append(hook)
+
+    def on_shutdown(self, hook: Hook) -> None:
+        self.hooks.shutdown.append(hook)
+
+    def on_cleanup(self, hook: Hook) -> None:
+        self.hooks.cleanup.append(hook)
+
+    def register_readiness(self, name: str, check: Callable[[], bool]) -> None:
+        self.hooks.readiness.setdefault(name, check)
+
+    def shared(self, key: str, make: Callable[[], T]) -> T:
+        """One object per loaded configuration under ``key``, made on first use."""
+        if key not in self.hooks.shared:
+            self.hooks.shared[key] = make()
+        value: T = self.hooks.shared[key]
+        return value
+
+    def once_per_block(self) -> None:
+        """Refuse a second line of this directive in the same server block."""
+        name = self.directive.name
+        marker = f"once:{name}"
+        if marker in self.config.directives:
+            raise self.directive.error(f"plugin '{name}' can only be used once per server block")
+        self.config.directives.add(marker)
+
+
+@dataclass
+class Loaded:
+    servers: list[ServerConfig]
+    hooks: Hooks
+
+
+def load(blocks: list[corefile.ServerBlock], *, default_port: int = DEFAULT_PORT) -> Loaded:
+    """Run every directive's setup and build each server block's chain."""
+    hooks = Hooks()
+    servers = []
+    for block in blocks:
+        groups: dict[tuple[str, int], list[str]] = {}
+        for key in block.keys:
+            groups.setdefault((key.scheme, key.port or default_port), []).append(key.zone)
+        for (scheme, port), zones in groups.items():
+            servers.append(_setup_block(block, scheme, port, zones, hooks))
+    return Loaded(servers=servers, hooks=hooks)
+
+
+def _setup_block(
+    block: corefile.ServerBlock, scheme: str, port: int, zones: list[str], hooks: Hooks
+) -> ServerConfig:
+    """Set up one server block for its keys on one port (CoreDNS: one config per key)."""
+    config = ServerConfig(
+        block=block,
+        zones=tuple(dict.fromkeys(zones)),
+        port=port,
+        scheme=scheme,
+    )
+    config.directives = {d.name for d in block.directives}
+    ordered = []
+    for directive in block.directives:
+        setup = plugins.setup_function(directive.name)
+        if setup is None:
+            why = (
+                " (a CoreDNS plugin kdns does not implement)"
+                if directive.name in plugins.COREDNS_ONLY
+                else ""
+            )
+            raise CorefileError(
+                f"Unknown directive '{directive.name}'{why}",
+                file=directive.file,
+                line=directive.line,
+            )
+        ordered.append((plugins.rank(directive.name), directive, setup))
+    ordered.sort(key=lambda item: item[0])
+    for _, directive, setup in ordered:
+        setup(directive, Controller(directive, config, hooks))
+    config.handler = plugin.build_chain(config.factories)
+    return config

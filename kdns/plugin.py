@@ -1,0 +1,84 @@
+"""The handler contract every plugin follows, written down once.
+
+A handler's ``serve(req)`` returns an ``Answer``, or an awaitable of one when it
+must wait (an upstream, a lookup through the chain). Returning a plain value
+when the answer is at hand keeps the hot path free of coroutines and tasks.
+
+As in CoreDNS (``plugin/plugin.go``): an ``Answer`` whose ``body`` is None with
+rcode SERVFAIL, REFUSED, FORMERR or NOTIMP means "nothing written yet, the
+server writes the error"; any other answer is the reply. A plugin that does not
+handle a query passes it on with ``self.next.serve(req)``; the end of the chain
+answers SERVFAIL with the error ``plugin/NAME: no next plugin found``.
+
+A plugin that needs the reply on its way back (log, errors, cache, metrics)
+uses ``then``, which applies a function to a plain or awaitable result without
+turning the plain case into a coroutine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeAlias
+
+from kdns import wire
+from kdns.request import Request
+
+Result: TypeAlias = wire.Answer | Awaitable[wire.Answer]
+
+
+class Handler(Protocol):
+    """One link of a server block's chain."""
+
+    name: str
+
+    def serve(self, req: Request) -> Result: ...
+
+
+#: Builds a plugin's handler around the next handler of the chain.
+PluginFactory: TypeAlias = Callable[[Handler], Handler]
+
+
+class NoNext:
+    """What a plugin finds after it when it is the last of the chain."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._answer = wire.Answer.failure(wire.SERVFAIL, f"plugin/{name}: {wire.NO_NEXT}")
+
+    def serve(self, req: Request) -> Result:
+        return self._answer
+
+
+def then(result: Result, fn: Callable[[wire.Answer], wire.Answer]) -> Result:
+    """``fn(answer)`` now if ``result`` is at hand, else once it arrives."""
+    if type(result) is wire.Answer:
+        return fn(result)
+    return _then(result, fn)  # type: ignore[arg-type]
+
+
+async def _then(
+    result: Awaitable[wire.Answer], fn: Callable[[wire.Answer], wire.Answer]
+) -> wire.Answer:
+    return fn(await result)
+
+
+async def resolve(result: Result) -> wire.Answer:
+    """Await ``result`` if it needs awaiting."""
+    if type(result) is wire.Answer:
+        return result
+    return await result  # type: ignore[misc]
+
+
+def is_error_to_write(answer: wire.Answer) -> bool:
+    """CoreDNS's ``ClientWrite`` inverted: True when the server still has to write the reply."""
+    return answer.body is None
+
+
+def build_chain(factories: list[tuple[str, PluginFactory]]) -> Handler:
+    """Wrap the factories, last first, so the first in the list sees each query first."""
+    if not factories:
+        return NoNext("server")
+    handler: Handler = NoNext(factories[-1][0])
+    for _, factory in reversed(factories):
+        handler = factory(handler)
+    return handler

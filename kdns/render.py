@@ -1,0 +1,56 @@
+"""Render resource records into an ``Answer`` once, so serving it needs no encoding.
+
+Names are rendered lower-case with compression; because the question is rendered
+too (at offset 12), owner names that equal or end in the question name become
+pointers into it, and serving the answer with the client's question spliced in
+echoes the client's letter case in those names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import dnslib
+
+from kdns import wire
+
+
+def answer(
+    qname: str,
+    qtype: int,
+    *,
+    qclass: int = wire.CLASS_IN,
+    rcode: int = wire.NOERROR,
+    answer: Iterable[dnslib.RR] = (),
+    authority: Iterable[dnslib.RR] = (),
+    additional: Iterable[dnslib.RR] = (),
+    authoritative: bool = True,
+    recursion_available: bool = False,
+) -> wire.Answer:
+    """Render a reply to ``qname``/``qtype`` holding the given sections."""
+    buf = dnslib.DNSBuffer()
+    buf.append(b"\x00" * wire.HEADER_LEN)
+    buf.encode_name(dnslib.DNSLabel(qname.lower()))
+    buf.pack("!HH", qtype, qclass)
+    start = buf.offset
+    ends: list[int] = []
+    counts = []
+    for section in (answer, authority, additional):
+        n = 0
+        for rr in section:
+            rr.pack(buf)
+            ends.append(buf.offset - start)
+            n += 1
+        counts.append(n)
+    flags = wire.QR << 8
+    if authoritative:
+        flags |= wire.AA << 8
+    if recursion_available:
+        flags |= wire.RA
+    return wire.Answer(
+        rcode=rcode,
+        body=bytes(buf.data[start:]),
+        counts=(counts[0], counts[1], counts[2]),
+        ends=tuple(ends),
+        flags=flags,
+    )

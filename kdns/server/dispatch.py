@@ -1,0 +1,55 @@
+"""From datagram to reply: the one path every transport shares.
+
+``handle`` returns the reply bytes when the chain answered at once, None when
+there is nothing to send, or an awaitable of either when the chain must wait.
+Malformed input never escapes as an exception: it is dropped or answered with
+FORMERR/NOTIMP, and a failing plugin becomes SERVFAIL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+
+from kdns import wire
+from kdns.request import Request
+from kdns.server.zones import ZoneTable
+
+log = logging.getLogger("kdns.server")
+
+Reply = bytes | None | Awaitable[bytes | None]
+
+
+def handle(table: ZoneTable, data: bytes, proto: str, remote: tuple[str, int]) -> Reply:
+    try:
+        req = Request(data, proto, remote)
+    except wire.Drop:
+        return None
+    except wire.Reject as reject:
+        return reject.reply
+    route = table.match(req.key)
+    if route is None:
+        return req.reply_error(wire.REFUSED)
+    req.zone = route.zone
+    req.server = route.server
+    try:
+        result = route.handler.serve(req)
+    except Exception:
+        log.exception("plugin chain failed for %r", req)
+        return req.reply_error(wire.SERVFAIL)
+    if type(result) is wire.Answer:
+        if result is wire.DROP:
+            return None
+        return wire.finalize(req, result, req.size)
+    return _finish(req, result)  # type: ignore[arg-type]
+
+
+async def _finish(req: Request, pending: Awaitable[wire.Answer]) -> bytes | None:
+    try:
+        answer = await pending
+    except Exception:
+        log.exception("plugin chain failed for %r", req)
+        return req.reply_error(wire.SERVFAIL)
+    if answer is wire.DROP:
+        return None
+    return wire.finalize(req, answer, req.size)

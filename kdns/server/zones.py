@@ -1,0 +1,44 @@
+"""Pick the server block for a query: the longest zone suffix of its name, as CoreDNS does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kdns import plugin, wire
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a query for one zone on one listener goes."""
+
+    zone: str
+    handler: plugin.Handler
+    #: CoreDNS's metric label for the listener, e.g. "dns://:53".
+    server: str
+
+
+class ZoneTable:
+    """Zones served on one listener, keyed by their lower-case wire form."""
+
+    __slots__ = ("_routes",)
+
+    def __init__(self, routes: list[Route]) -> None:
+        self._routes = {wire.text_to_name(r.zone.lower()): r for r in routes}
+
+    def match(self, key: bytes) -> Route | None:
+        """The route of the longest zone that ``key`` (a ``Query.key``) falls under."""
+        routes = self._routes
+        name = key[:-4]
+        offset = 0
+        while True:
+            route = routes.get(name[offset:])
+            if route is not None:
+                return route
+            length = name[offset]
+            if length == 0:
+                return None
+            offset += length + 1
+
+    @property
+    def zones(self) -> list[str]:
+        return [r.zone for r in self._routes.values()]

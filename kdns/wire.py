@@ -1,0 +1,404 @@
+"""DNS wire format on the hot path.
+
+A query is read no further than its header, its one question and its OPT record
+(``peek``); nothing else of the message is decoded. Answers are kept as
+``Answer`` values that already hold the wire bytes after the question, so that
+serving one means splicing the client's own ID, flags and question (which also
+echoes the client's letter case, because owner names compress to a pointer into
+the question) in front of bytes that were rendered once.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from kdns.errors import KdnsError
+
+HEADER_LEN = 12
+MIN_UDP_SIZE = 512
+#: The EDNS buffer size kdns advertises (DNS flag day 2020).
+ADVERTISED_UDP_SIZE = 1232
+MAX_MESSAGE = 65535
+
+# Header flag bits, as they sit in bytes 2 and 3.
+QR = 0x80
+OPCODE_MASK = 0x78
+AA = 0x04
+TC = 0x02
+RD = 0x01
+RA = 0x80
+AD = 0x20
+CD = 0x10
+
+OPCODE_QUERY = 0
+
+NOERROR = 0
+FORMERR = 1
+SERVFAIL = 2
+NXDOMAIN = 3
+NOTIMP = 4
+REFUSED = 5
+BADVERS = 16
+
+RCODE_NAMES = {
+    0: "NOERROR",
+    1: "FORMERR",
+    2: "SERVFAIL",
+    3: "NXDOMAIN",
+    4: "NOTIMP",
+    5: "REFUSED",
+    6: "YXDOMAIN",
+    7: "YXRRSET",
+    8: "NXRRSET",
+    9: "NOTAUTH",
+    10: "NOTZONE",
+    16: "BADVERS",
+}
+
+TYPE_OPT = 41
+CLASS_IN = 1
+CLASS_CH = 3
+
+_OPT_DO = 0x8000
+_U16 = struct.Struct("!H")
+_U16x2 = struct.Struct("!HH")
+
+
+class Drop(KdnsError):
+    """The datagram is not worth an answer (too short to hold a header, or a response)."""
+
+
+class Reject(KdnsError):
+    """The query is answered at once with an error rcode; ``reply`` holds the bytes."""
+
+    def __init__(self, reply: bytes, rcode: int) -> None:
+        super().__init__(RCODE_NAMES.get(rcode, str(rcode)))
+        self.reply = reply
+        self.rcode = rcode
+
+
+def opt_record(*, do: bool, rcode_high: int = 0, size: int = ADVERTISED_UDP_SIZE) -> bytes:
+    """An OPT pseudo-record with no options; ``rcode_high`` is the extended-rcode byte."""
+    return b"\x00\x00\x29" + struct.pack("!HBBHH", size, rcode_high, 0, _OPT_DO if do else 0, 0)
+
+
+OPT_PLAIN = opt_record(do=False)
+OPT_DO = opt_record(do=True)
+
+
+def read_name_end(data: bytes, offset: int) -> int:
+    """Offset just past an uncompressed name at ``offset``; raises ValueError if malformed.
+
+    Compression pointers are refused: a question has nothing before it to point at.
+    """
+    end = len(data)
+    total = 0
+    while True:
+        if offset >= end:
+            raise ValueError("name runs past the message")
+        length = data[offset]
+        if length == 0:
+            return offset + 1
+        if length > 63:
+            raise ValueError("label too long or compressed")
+        total += length + 1
+        if total > 254:
+            raise ValueError("name too long")
+        offset += length + 1
+
+
+def skip_name(data: bytes, offset: int) -> int:
+    """Offset just past a possibly compressed name (the pointer is not followed)."""
+    end = len(data)
+    while True:
+        if offset >= end:
+            raise ValueError("name runs past the message")
+        length = data[offset]
+        if length == 0:
+            return offset + 1
+        if length >= 0xC0:
+            if offset + 2 > end:
+                raise ValueError("truncated pointer")
+            return offset + 2
+        if length > 63:
+            raise ValueError("bad label type")
+        offset += length + 1
+
+
+def record_ends(data: bytes, offset: int, count: int) -> list[int]:
+    """Offsets just past each of ``count`` resource records that start at ``offset``."""
+    ends = []
+    end = len(data)
+    for _ in range(count):
+        offset = skip_name(data, offset) + 10
+        if offset > end:
+            raise ValueError("record header runs past the message")
+        offset += _U16.unpack_from(data, offset - 2)[0]
+        if offset > end:
+            raise ValueError("record data runs past the message")
+        ends.append(offset)
+    return ends
+
+
+def name_to_text(wire_name: bytes) -> str:
+    """Presentation form of an uncompressed wire name, with a trailing dot and RFC 1035 escapes."""
+    labels = []
+    offset = 0
+    while True:
+        length = wire_name[offset]
+        if length == 0:
+            break
+        raw = wire_name[offset + 1 : offset + 1 + length]
+        offset += length + 1
+        if raw.isalnum() or (raw.replace(b"-", b"").replace(b"_", b"").isalnum()):
+            labels.append(raw.decode("ascii"))
+            continue
+        out = []
+        for byte in raw:
+            if byte in b'.\\"();@$':
+                out.append("\\" + chr(byte))
+            elif 0x21 <= byte <= 0x7E:
+                out.append(chr(byte))
+            else:
+                out.append(f"\\{byte:03d}")
+        labels.append("".join(out))
+    return ".".join(labels) + "." if labels else "."
+
+
+def text_to_name(text: str) -> bytes:
+    """Wire form of a presentation name (absolute or not; escapes honoured)."""
+    if text in (".", ""):
+        return b"\x00"
+    labels: list[bytes] = []
+    current = bytearray()
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            if text[i + 1 : i + 4].isdigit() and len(text[i + 1 : i + 4]) == 3:
+                current.append(int(text[i + 1 : i + 4]))
+                i += 4
+                continue
+            current.append(ord(text[i + 1]))
+            i += 2
+            continue
+        if ch == ".":
+            labels.append(bytes(current))
+            current = bytearray()
+        else:
+            current.extend(ch.encode("utf-8"))
+        i += 1
+    if current:
+        labels.append(bytes(current))
+    out = bytearray()
+    for label in labels:
+        if not label or len(label) > 63:
+            raise ValueError(f"bad label in name {text!r}")
+        out.append(len(label))
+        out.extend(label)
+    out.append(0)
+    if len(out) > 255:
+        raise ValueError(f"name too long: {text!r}")
+    return bytes(out)
+
+
+def error_reply(data: bytes, rcode: int, *, question_end: int = 0, opt: bytes = b"") -> bytes:
+    """A reply carrying only ``rcode``, built from the query's header.
+
+    ``question_end`` > 0 echoes the question (data[12:question_end]); ``opt`` is
+    appended as the only additional record (BADVERS puts the high rcode bits there).
+    """
+    flags0 = QR | (data[2] & (OPCODE_MASK | RD))
+    flags1 = (data[3] & CD) | (rcode & 0x0F)
+    qd = 1 if question_end else 0
+    ar = 1 if opt else 0
+    return (
+        data[0:2]
+        + bytes((flags0, flags1))
+        + struct.pack("!HHHH", qd, 0, 0, ar)
+        + data[HEADER_LEN:question_end]
+        + opt
+    )
+
+
+class Query:
+    """What the hot path knows of a query: header, question, and EDNS.
+
+    ``key`` is the lower-cased question name in wire form followed by the raw
+    QTYPE and QCLASS; it addresses pre-rendered answers and server blocks.
+    """
+
+    __slots__ = (
+        "data",
+        "do",
+        "edns",
+        "key",
+        "name_end",
+        "qclass",
+        "qtype",
+        "question_end",
+        "udp_size",
+    )
+
+    def __init__(self, data: bytes) -> None:
+        size = len(data)
+        if size < HEADER_LEN:
+            raise Drop("shorter than a header")
+        flags0 = data[2]
+        if flags0 & QR:
+            raise Drop("a response, not a query")
+        qdcount, ancount, nscount, arcount = struct.unpack_from("!HHHH", data, 4)
+        if (flags0 & OPCODE_MASK) >> 3 != OPCODE_QUERY:
+            raise Reject(error_reply(data, NOTIMP), NOTIMP)
+        if qdcount != 1 or ancount > 1 or nscount > 1 or arcount > 2:
+            raise Reject(error_reply(data, FORMERR), FORMERR)
+        try:
+            name_end = read_name_end(data, HEADER_LEN)
+        except ValueError:
+            raise Reject(error_reply(data, FORMERR), FORMERR) from None
+        question_end = name_end + 4
+        if question_end > size:
+            raise Reject(error_reply(data, FORMERR), FORMERR)
+        self.data = data
+        self.name_end = name_end
+        self.question_end = question_end
+        self.qtype, self.qclass = _U16x2.unpack_from(data, name_end)
+        self.key = data[HEADER_LEN:name_end].lower() + data[name_end:question_end]
+        self.edns = False
+        self.do = False
+        self.udp_size = MIN_UDP_SIZE
+        if arcount and question_end < size:
+            self._read_opt(ancount + nscount, arcount)
+
+    def _read_opt(self, skip: int, arcount: int) -> None:
+        data = self.data
+        try:
+            offset = self.question_end
+            if skip:
+                offset = record_ends(data, offset, skip)[-1]
+            for _ in range(arcount):
+                start = offset
+                offset = skip_name(data, offset)
+                rtype, rclass = _U16x2.unpack_from(data, offset)
+                if rtype == TYPE_OPT:
+                    if start != offset - 1:
+                        raise ValueError("OPT owner is not the root")
+                    version = data[offset + 5]
+                    flags = _U16.unpack_from(data, offset + 6)[0]
+                    self.edns = True
+                    self.do = bool(flags & _OPT_DO)
+                    self.udp_size = max(MIN_UDP_SIZE, rclass)
+                    if version != 0:
+                        opt = opt_record(do=self.do, rcode_high=BADVERS >> 4)
+                        reply = error_reply(data, BADVERS, question_end=self.question_end, opt=opt)
+                        raise Reject(reply, BADVERS)
+                offset += 10 + _U16.unpack_from(data, offset + 8)[0]
+                if offset > len(data):
+                    raise ValueError("record runs past the message")
+        except (ValueError, struct.error, IndexError):
+            reply = error_reply(data, FORMERR, question_end=self.question_end)
+            raise Reject(reply, FORMERR) from None
+
+    @property
+    def name(self) -> str:
+        """The question name, lower-cased, in presentation form with a trailing dot."""
+        return name_to_text(self.key[:-4])
+
+    @property
+    def original_name(self) -> str:
+        """The question name as the client spelled it."""
+        return name_to_text(self.data[HEADER_LEN : self.name_end])
+
+    @property
+    def opt(self) -> bytes:
+        """The OPT record to append to a reply (empty when the query had none)."""
+        if not self.edns:
+            return b""
+        return OPT_DO if self.do else OPT_PLAIN
+
+    def reply_error(self, rcode: int) -> bytes:
+        """A reply with ``rcode``, echoing the question and EDNS."""
+        return error_reply(self.data, rcode, question_end=self.question_end, opt=self.opt)
+
+
+class Answer:
+    """A reply rendered once and served many times.
+
+    ``body`` is everything after the question (answer, authority and additional
+    records, without OPT), rendered as if the question name started at offset 12.
+    ``ends`` holds the offset (within ``body``) just past each record, so that a
+    reply can be cut at a record boundary. ``body is None`` marks an error that the
+    server writes itself (SERVFAIL, REFUSED, FORMERR, NOTIMP), the CoreDNS contract;
+    ``error`` then says why, for the errors plugin.
+    """
+
+    __slots__ = ("ancount", "arcount", "body", "ends", "error", "flags", "nscount", "rcode")
+
+    def __init__(
+        self,
+        *,
+        rcode: int,
+        body: bytes | None,
+        counts: tuple[int, int, int] = (0, 0, 0),
+        ends: tuple[int, ...] = (),
+        flags: int = QR | AA,
+        error: str | None = None,
+    ) -> None:
+        self.rcode = rcode
+        self.body = body
+        self.ancount, self.nscount, self.arcount = counts
+        self.ends = ends
+        self.flags = flags
+        self.error = error
+
+    @classmethod
+    def failure(cls, rcode: int, error: str | None = None) -> Answer:
+        return cls(rcode=rcode, body=None, error=error)
+
+    def __repr__(self) -> str:
+        return (
+            f"Answer({RCODE_NAMES.get(self.rcode, self.rcode)}, "
+            f"an={self.ancount} ns={self.nscount} ar={self.arcount})"
+        )
+
+
+#: Reply that is never sent (acl drop, loop probes that must vanish).
+DROP = Answer.failure(-1)
+NO_NEXT = "no next plugin found"
+
+
+def finalize(query: Query, answer: Answer, limit: int) -> bytes:
+    """The reply to ``query``: the client's ID, RD/CD and question, then ``answer``, cut to ``limit``."""
+    data = query.data
+    body = answer.body
+    if body is None:
+        return query.reply_error(answer.rcode)
+    flags0 = (answer.flags >> 8) | (data[2] & RD)
+    flags1 = ((answer.flags & 0xFF) | (data[3] & CD) | (answer.rcode & 0x0F)) & 0xFF
+    opt = query.opt
+    ar = answer.arcount + (1 if opt else 0)
+    question = data[HEADER_LEN : query.question_end]
+    size = HEADER_LEN + len(question) + len(body) + len(opt)
+    if size <= limit:
+        head = (
+            data[0:2]
+            + bytes((flags0, flags1))
+            + struct.pack("!HHHH", 1, answer.ancount, answer.nscount, ar)
+        )
+        return head + question + body + opt
+    room = limit - HEADER_LEN - len(question) - len(opt)
+    kept = 0
+    for end in answer.ends:
+        if end > room:
+            break
+        kept += 1
+    an = min(kept, answer.ancount)
+    ns = min(kept - an, answer.nscount)
+    extra = kept - an - ns
+    cut = answer.ends[kept - 1] if kept else 0
+    head = (
+        data[0:2]
+        + bytes((flags0 | TC, flags1))
+        + struct.pack("!HHHH", 1, an, ns, extra + (1 if opt else 0))
+    )
+    return head + question + body[:cut] + opt
