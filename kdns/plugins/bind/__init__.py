@@ -1,0 +1,1 @@
+"""bind: the addresses (or interfaces) a server block listens on."""

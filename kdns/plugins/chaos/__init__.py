@@ -1,0 +1,1 @@
+"""chaos: CH-class TXT answers for version.bind, version.server, authors.bind, hostname.bind, id.server."""

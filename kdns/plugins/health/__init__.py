@@ -1,0 +1,1 @@
+"""health: an HTTP liveness endpoint, and lameduck on shutdown."""

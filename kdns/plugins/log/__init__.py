@@ -1,0 +1,1 @@
+"""log: one line per query in CoreDNS's common log format."""

@@ -1,0 +1,1 @@
+"""whoami: answers with the client's address and port (CoreDNS's whoami)."""

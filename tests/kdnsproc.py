@@ -1,0 +1,154 @@
+"""Run a real kdns process for end-to-end tests, on free loopback ports."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import dns.message
+import dns.query
+import dns.rdatatype
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free for both UDP and TCP on ``host``."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for _ in range(50):
+        with socket.socket(family, socket.SOCK_DGRAM) as u:
+            u.bind((host, 0))
+            port = u.getsockname()[1]
+            with socket.socket(family, socket.SOCK_STREAM) as t:
+                try:
+                    t.bind((host, port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no free port")
+
+
+class KdnsProcess:
+    """A kdns child process; its stdout (CoreDNS-style log) is collected in ``output``."""
+
+    def __init__(
+        self, args: list[str], *, cwd: str | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        self.args = args
+        self.lines: list[str] = []
+        full_env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "kdns", *args],
+            cwd=cwd,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for_line(self, text: str, timeout: float = 10.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if text in line:
+                    return line
+            if self.proc.poll() is not None and text not in self.output:
+                time.sleep(0.1)
+                break
+            time.sleep(0.02)
+        raise AssertionError(f"{text!r} not seen in kdns output:\n{self.output}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(2)
+        return self.proc.returncode
+
+
+class Server:
+    """A running kdns serving a Corefile on ``port`` of 127.0.0.1."""
+
+    def __init__(self, proc: KdnsProcess, port: int, host: str = "127.0.0.1") -> None:
+        self.proc = proc
+        self.port = port
+        self.host = host
+
+    def query(
+        self,
+        name: str,
+        rdtype: str | int = "A",
+        *,
+        tcp: bool = False,
+        rdclass: str = "IN",
+        use_edns: int | bool = False,
+        payload: int = 1232,
+        timeout: float = 3.0,
+    ) -> dns.message.Message:
+        q = dns.message.make_query(name, rdtype, rdclass, use_edns=use_edns, payload=payload)
+        if tcp:
+            return dns.query.tcp(q, self.host, port=self.port, timeout=timeout)
+        return dns.query.udp(q, self.host, port=self.port, timeout=timeout, ignore_trailing=True)
+
+
+def wait_serving(host: str, port: int, proc: KdnsProcess, timeout: float = 15.0) -> None:
+    """Until kdns answers something (any rcode) on UDP ``host:port``."""
+    deadline = time.monotonic() + timeout
+    q = dns.message.make_query("kdns-probe.invalid.", "A")
+    while time.monotonic() < deadline:
+        if proc.proc.poll() is not None:
+            raise AssertionError(f"kdns exited with {proc.proc.returncode}:\n{proc.output}")
+        with contextlib.suppress(Exception):
+            dns.query.udp(q, host, port=port, timeout=0.2)
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"kdns did not start serving:\n{proc.output}")
+
+
+@contextlib.contextmanager
+def serve(
+    corefile: str,
+    *,
+    files: dict[str, str] | None = None,
+    extra_args: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
+) -> Iterator[Server]:
+    """Start kdns on ``corefile`` (``{port}`` is replaced by a free port), yield, stop it."""
+    port = free_port(host)
+    with tempfile.TemporaryDirectory(prefix="kdns-test-") as tmp:
+        for name, text in (files or {}).items():
+            Path(tmp, name).write_text(text)
+        path = Path(tmp, "Corefile")
+        path.write_text(corefile.replace("{port}", str(port)))
+        proc = KdnsProcess(
+            ["-conf", str(path), "-dns.port", str(port), *(extra_args or [])], cwd=tmp, env=env
+        )
+        try:
+            wait_serving(host, port, proc)
+            yield Server(proc, port, host)
+        finally:
+            proc.stop()
