@@ -1,0 +1,1 @@
+"""Test doubles at the seams: the fake kube-apiserver (``apiserver``) and friends."""

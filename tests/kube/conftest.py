@@ -1,0 +1,76 @@
+"""Fixtures for the Kubernetes cache: a fake API server, a kubeconfig for it, fast controllers."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# `python -m pytest` puts the repository root on sys.path; plain `pytest` does not.
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from kdns.kube import controller  # noqa: E402
+from tests.fakes import apiserver  # noqa: E402
+
+#: Timings small enough for a fast suite, large enough not to flap on a loaded machine.
+FAST: dict[str, Any] = {
+    "inactivity_timeout": 1.5,
+    "backoff_base": 0.05,
+    "backoff_cap": 0.3,
+    "page_size": 2,
+    "connect_timeout": 1.0,
+    "request_timeout": 5.0,
+}
+
+
+@pytest.fixture(autouse=True)
+async def _no_leaked_tasks() -> AsyncIterator[None]:
+    """Fail a test that leaves tasks behind (kopf's ``_no_asyncio_pending_tasks``)."""
+    before = asyncio.all_tasks()
+    yield
+    current = asyncio.current_task()
+    for _ in range(50):
+        leaked = {t for t in asyncio.all_tasks() - before if t is not current and not t.done()}
+        if not leaked:
+            return
+        await asyncio.sleep(0.02)
+    pytest.fail(f"tasks leaked: {sorted(t.get_name() for t in leaked)}")
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[apiserver.FakeAPIServer]:
+    server = apiserver.FakeAPIServer(bookmark_interval=0.2)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def kubeconfig(api: apiserver.FakeAPIServer, tmp_path: Path) -> Path:
+    return api.write_kubeconfig(tmp_path / "kubeconfig", token=api.token)
+
+
+ControllerFactory = Callable[..., Awaitable[controller.Controller]]
+
+
+@pytest.fixture
+async def make_controller(kubeconfig: Path) -> AsyncIterator[ControllerFactory]:
+    """Start controllers on the fake server's kubeconfig; stops them all at teardown."""
+    started: list[controller.Controller] = []
+
+    async def make(**overrides: Any) -> controller.Controller:
+        options = controller.KubeOptions(**{"kubeconfig": str(kubeconfig), **FAST, **overrides})
+        ctl = controller.Controller(options)
+        started.append(ctl)
+        await ctl.start()
+        return ctl
+
+    yield make
+    for ctl in started:
+        await ctl.stop()
