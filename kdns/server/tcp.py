@@ -85,8 +85,7 @@ class _Connection(asyncio.Protocol):
         self.paused_writing = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]
         listener = self.listener
         if len(listener.connections) >= listener.max_connections:
             transport.abort()
