@@ -186,6 +186,8 @@ class FakeAPIServer:
         self._wakeup = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._stopping = False
+        #: Called with each request before it is handled (tests use it to interleave changes).
+        self.on_request: Callable[[Request], None] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -395,7 +397,10 @@ class FakeAPIServer:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         query = dict(request.query)
-        self.requests.append(Request(request.method, request.path, query))
+        record = Request(request.method, request.path, query)
+        self.requests.append(record)
+        if self.on_request is not None:
+            self.on_request(record)
         expected = f"Bearer {self.token}"
         if self.token is not None and request.headers.get("Authorization") != expected:
             return _json(401, _status(401, "Unauthorized", "Unauthorized"))
