@@ -1,0 +1,176 @@
+"""TCP serving as RFC 7766 and USER-NEEDS #34 ask: pipelining, reuse, and a careful idle timeout.
+
+Clients (glibc, NodeLocal DNSCache, dig +keepopen) send several queries on one connection without
+waiting, and expect every one answered. The idle timeout (CoreDNS's default: 10 s) must close a
+connection that is idle, never one with a query half read (RFC 7766 6.2.3; coredns/coredns#3659).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import select
+import socket
+import time
+from collections.abc import Iterator
+
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import pytest
+
+from tests import kdnsproc
+from tests.server import helpers
+
+COREFILE = """\
+whoami.test {
+    whoami
+}
+"""
+
+#: CoreDNS's ``timeouts`` default for idle TCP connections, which kdns follows.
+IDLE_TIMEOUT = 10.0
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[kdnsproc.Server]:
+    with helpers.serve(COREFILE) as srv:
+        yield srv
+
+
+def pipelined_queries(count: int, seed: int) -> dict[int, dns.message.Message]:
+    """``count`` queries with distinct IDs and names, so each reply can be matched to its query."""
+    rng = random.Random(seed)
+    ids = rng.sample(range(1, 65536), count)
+    return {
+        qid: helpers.make_query(f"q{n}.whoami.test.", "AAAA" if n % 2 else "A", qid=qid)
+        for n, qid in enumerate(ids)
+    }
+
+
+def check_replies(queries: dict[int, dns.message.Message], raw: list[bytes]) -> None:
+    replies = [dns.message.from_wire(r) for r in raw]
+    assert sorted(r.id for r in replies) == sorted(queries), "every ID answered exactly once"
+    for reply in replies:
+        assert reply.rcode() == dns.rcode.NOERROR
+        assert reply.question == queries[reply.id].question, "the reply answers its own query"
+
+
+@pytest.mark.parametrize("count", [100, 1000])
+def test_queries_written_in_one_go_are_all_answered(server: kdnsproc.Server, count: int) -> None:
+    queries = pipelined_queries(count, seed=count)
+    with helpers.tcp_connect(server.port) as sock:
+        sock.sendall(b"".join(helpers.frame(q.to_wire()) for q in queries.values()))
+        raw = helpers.read_frames(sock, count, timeout=10)
+    check_replies(queries, raw)
+
+
+def test_queries_split_at_arbitrary_bytes_are_all_answered(server: kdnsproc.Server) -> None:
+    # The stream is cut anywhere, including inside the two-byte length prefix.
+    queries = pipelined_queries(50, seed=7)
+    stream = b"".join(helpers.frame(q.to_wire()) for q in queries.values())
+    rng = random.Random(7)
+    with helpers.tcp_connect(server.port) as sock:
+        offset = 0
+        while offset < len(stream):
+            step = rng.randint(1, 40)
+            sock.sendall(stream[offset : offset + step])
+            offset += step
+            time.sleep(0.001)
+        raw = helpers.read_frames(sock, len(queries), timeout=10)
+    check_replies(queries, raw)
+
+
+def test_dig_keepopen_sends_several_queries_on_one_connection(
+    server: kdnsproc.Server, dig: str
+) -> None:
+    names = [f"k{n}.whoami.test" for n in range(5)]
+    result = helpers.run_dig(dig, server.port, "+tcp", "+keepopen", "+nocookie", *names)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("status: NOERROR") == 5, result.stdout
+    # whoami's SRV record carries the client's port: one port means one connection.
+    ports = {
+        int(m.group(2))
+        for m in re.finditer(
+            r"^_tcp\.(k\d)\.whoami\.test\.\s+0\s+IN\s+SRV\s+0 0 (\d+) \.", result.stdout, re.M
+        )
+    }
+    seen = set(re.findall(r"^_tcp\.(k\d)\.whoami\.test\.", result.stdout, re.M))
+    assert seen == {f"k{n}" for n in range(5)}, result.stdout
+    assert len(ports) == 1, f"dig +keepopen used {len(ports)} connections: {result.stdout}"
+
+
+def test_a_connection_serves_many_rounds(server: kdnsproc.Server) -> None:
+    # No per-connection query cap by default (USER-NEEDS #34).
+    with helpers.tcp_connect(server.port) as sock:
+        for round_ in range(20):
+            queries = pipelined_queries(10, seed=round_)
+            sock.sendall(b"".join(helpers.frame(q.to_wire()) for q in queries.values()))
+            check_replies(queries, helpers.read_frames(sock, 10))
+
+
+def closed(sock: socket.socket) -> bool:
+    """True once the peer has closed (EOF or reset); False while the connection is open and quiet."""
+    readable, _, _ = select.select([sock], [], [], 0)
+    if not readable:
+        return False
+    try:
+        data = sock.recv(1, socket.MSG_PEEK)
+    except ConnectionResetError:
+        return True
+    return data == b""
+
+
+@pytest.mark.slow
+def test_idle_connections_close_after_the_timeout_but_a_half_sent_query_does_not(
+    server: kdnsproc.Server,
+) -> None:
+    """One run of the 10 s default for three connections at once, to keep the suite short."""
+    query = helpers.frame(helpers.make_query("half.whoami.test.", "A", qid=0x4A1F).to_wire())
+    started = time.monotonic()
+    idle = helpers.tcp_connect(server.port)
+    used = helpers.tcp_connect(server.port)
+    half = helpers.tcp_connect(server.port)
+    try:
+        used.sendall(helpers.frame(helpers.make_query("used.whoami.test.", "A").to_wire()))
+        assert len(helpers.read_frames(used, 1)) == 1
+        half.sendall(query[:1])  # inside the length prefix
+        time.sleep(1.0)
+        half.sendall(query[1:9])  # inside the message: the idle timer restarts here
+        half_sent_at = time.monotonic()
+
+        closed_at: dict[str, float] = {}
+        deadline = started + IDLE_TIMEOUT + 3.0
+        open_socks = {"idle": idle, "used": used}
+        while open_socks and time.monotonic() < deadline:
+            readable, _, _ = select.select(list(open_socks.values()), [], [], 0.1)
+            for name, sock in list(open_socks.items()):
+                if sock in readable and closed(sock):
+                    closed_at[name] = time.monotonic() - started
+                    del open_socks[name]
+        assert set(closed_at) == {"idle", "used"}, f"still open after {deadline - started:.1f}s"
+        for name, when in closed_at.items():
+            assert IDLE_TIMEOUT - 1.0 <= when <= IDLE_TIMEOUT + 2.5, f"{name} closed at {when:.1f}s"
+
+        # Past the point where the half-sent connection's own timer fired.
+        time.sleep(max(0.0, half_sent_at + IDLE_TIMEOUT + 1.0 - time.monotonic()))
+        assert not closed(half), "a connection with a query half read was cut"
+        half.sendall(query[9:])
+        (raw,) = helpers.read_frames(half, 1)
+        reply = dns.message.from_wire(raw)
+        assert (reply.id, reply.rcode()) == (0x4A1F, dns.rcode.NOERROR)
+        assert reply.additional, "whoami answered"
+    finally:
+        for sock in (idle, used, half):
+            sock.close()
+
+
+def test_an_answered_connection_stays_open_well_before_the_timeout(server: kdnsproc.Server) -> None:
+    # The fast counterpart of the test above: nothing closes a connection early.
+    with helpers.tcp_connect(server.port) as sock:
+        sock.sendall(helpers.frame(helpers.make_query("early.whoami.test.", "A").to_wire()))
+        assert len(helpers.read_frames(sock, 1)) == 1
+        time.sleep(1.0)
+        assert not closed(sock)
+        sock.sendall(helpers.frame(helpers.make_query("again.whoami.test.", "A").to_wire()))
+        assert len(helpers.read_frames(sock, 1)) == 1
