@@ -82,3 +82,30 @@ def build_chain(factories: list[tuple[str, PluginFactory]]) -> Handler:
     for _, factory in reversed(factories):
         handler = factory(handler)
     return handler
+
+
+def lookup(req: Request, name: str, qtype: int) -> Result:
+    """Resolve ``name``/``qtype`` through the server's own zones and chains.
+
+    CoreDNS's ``upstream.Lookup``: the question goes through the listener the
+    client's query arrived on, so a CNAME target outside the plugin's zones is
+    answered by whichever block serves it (``forward``, ``records``...). The
+    sub-query keeps the client's transport and buffer size, so TC propagates.
+    """
+    import struct
+
+    from kdns.request import Request as _Request
+
+    data = b"\x00\x00\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + wire.text_to_name(name)
+    data += struct.pack("!HH", qtype, wire.CLASS_IN)
+    sub = _Request(data, req.proto, req.remote)
+    sub.udp_size = req.udp_size
+    table = req.table
+    route = table.match(sub.key) if table is not None else None
+    if route is None:
+        return wire.Answer.failure(wire.REFUSED, f"no server block for {name}")
+    sub.zone = route.zone
+    sub.server = route.server
+    sub.table = table
+    handler: Handler = route.handler
+    return handler.serve(sub)

@@ -26,6 +26,7 @@ def answer(
     additional: Iterable[dnslib.RR] = (),
     authoritative: bool = True,
     recursion_available: bool = False,
+    truncated: bool = False,
 ) -> wire.Answer:
     """Render a reply to ``qname``/``qtype`` holding the given sections."""
     buf = dnslib.DNSBuffer()
@@ -47,6 +48,8 @@ def answer(
         flags |= wire.AA << 8
     if recursion_available:
         flags |= wire.RA
+    if truncated:
+        flags |= wire.TC << 8
     return wire.Answer(
         rcode=rcode,
         body=bytes(buf.data[start:]),

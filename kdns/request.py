@@ -8,6 +8,7 @@ query matched) is derived on demand, as CoreDNS's ``request.Request`` does.
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 from kdns import wire
 
@@ -16,7 +17,7 @@ TCP = "tcp"
 
 
 class Request(wire.Query):
-    __slots__ = ("proto", "remote", "server", "zone")
+    __slots__ = ("proto", "remote", "server", "table", "zone")
 
     def __init__(self, data: bytes, proto: str, remote: tuple[str, int]) -> None:
         super().__init__(data)
@@ -26,6 +27,9 @@ class Request(wire.Query):
         self.zone = "."
         #: The server address label used by metrics, e.g. "dns://:1053".
         self.server = ""
+        #: The listener's zone table (a ``server.zones.ZoneTable``), for lookups through the
+        #: server's own chains (CoreDNS's upstream.Lookup). Set by the server.
+        self.table: Any = None
 
     @property
     def size(self) -> int:

@@ -32,6 +32,7 @@ def handle(table: ZoneTable, data: bytes, proto: str, remote: tuple[str, int]) -
         return req.reply_error(wire.REFUSED)
     req.zone = route.zone
     req.server = route.server
+    req.table = table
     try:
         result = route.handler.serve(req)
     except Exception:

@@ -1,0 +1,1 @@
+"""kubernetes: cluster.local answers from a watch-fed cache of Services, EndpointSlices, Pods."""

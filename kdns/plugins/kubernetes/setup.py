@@ -1,0 +1,146 @@
+"""Parse ``kubernetes [ZONES...] { ... }`` into cache options and synthesis settings."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+from kdns import config, corefile
+from kdns.kube import controller as kcontroller
+from kdns.pkg import duration, fall
+from kdns.plugins.bind import interfaces
+from kdns.plugins.kubernetes.handler import Kubernetes
+from kdns.records import kubernetes as records
+from kdns.records import reverse
+
+log = logging.getLogger("kdns.plugin.kubernetes")
+
+#: CoreDNS waits this long at startup for the first sync, then serves anyway.
+STARTUP_TIMEOUT = 5.0
+_PODS = ("disabled", "insecure", "verified")
+#: Accepted for compatibility; kdns does not rate-limit its API requests.
+_IGNORED = ("apiserver_qps", "apiserver_burst", "apiserver_max_inflight")
+
+
+def _zones(d: corefile.Directive, c: config.Controller) -> tuple[str, ...]:
+    out: list[str] = []
+    for arg in d.args or c.zones:
+        try:
+            out.extend(fall.normalize(arg))
+        except ValueError as err:
+            raise d.error(str(err)) from None
+    if not any(not reverse.is_reverse(z) for z in out):
+        raise d.error("at least one zone must be a forward (non-reverse) zone")
+    return tuple(dict.fromkeys(out))
+
+
+def _local_addresses(c: config.Controller) -> tuple[str, ...]:
+    """kdns's own non-loopback addresses (for the apex NS): bind's, else every interface's."""
+    found: list[str] = list(c.config.listen)
+    if not found:
+        for name in sorted(interfaces.names()):
+            found.extend(interfaces.addresses(name))
+    out = []
+    for text in found:
+        try:
+            ip = ipaddress.ip_address(text.split("%")[0])
+        except ValueError:
+            continue
+        if not ip.is_loopback and not ip.is_unspecified and not ip.is_link_local:
+            out.append(str(ip))
+    return tuple(dict.fromkeys(out))
+
+
+def setup(d: corefile.Directive, c: config.Controller) -> None:
+    c.once_per_block()
+    zones = _zones(d, c)
+    kube: dict[str, object] = {}
+    settings: dict[str, object] = {}
+    falls = fall.ZERO
+    startup_timeout = STARTUP_TIMEOUT
+    for o in d.block:
+        name = o.name
+        if name == "endpoint":
+            kube["endpoint"] = o.expect_args(1)[0]
+        elif name == "tls":
+            cert, key, ca = o.expect_args(3, 3)
+            kube.update(tls_cert=cert, tls_key=key, tls_ca=ca)
+        elif name == "kubeconfig":
+            args = o.expect_args(1, 2)
+            kube["kubeconfig"] = args[0]
+            kube["context"] = args[1] if len(args) == 2 else None
+        elif name == "namespaces":
+            kube["namespaces"] = frozenset(o.expect_args(1))
+        elif name == "labels":
+            kube["labels"] = " ".join(o.expect_args(1))
+        elif name == "namespace_labels":
+            kube["namespace_labels"] = " ".join(o.expect_args(1))
+        elif name == "pods":
+            (mode,) = o.expect_args(1, 1)
+            if mode not in _PODS:
+                raise o.error(f"invalid value for pods: {mode}, must be one of: {', '.join(_PODS)}")
+            kube["pods_mode"] = mode
+            settings["pods"] = mode
+        elif name == "endpoint_pod_names":
+            o.expect_args(0, 0)
+            settings["endpoint_pod_names"] = True
+        elif name == "ttl":
+            (text,) = o.expect_args(1, 1)
+            if not text.isdigit() or not 0 <= int(text) <= 3600:
+                raise o.error(f"ttl must be in range [0, 3600]: {text}")
+            settings["ttl"] = int(text)
+        elif name == "noendpoints":
+            o.expect_args(0, 0)
+            kube["noendpoints"] = True
+            settings["noendpoints"] = True
+        elif name == "fallthrough":
+            falls = fall.from_directive(o)
+        elif name == "ignore":
+            (what,) = o.expect_args(1, 1)
+            if what != "empty_service":
+                raise o.error(f"unable to parse ignore value: '{what}'")
+            settings["ignore_empty_service"] = True
+        elif name == "startup_timeout":
+            (text,) = o.expect_args(1, 1)
+            try:
+                startup_timeout = duration.parse(text)
+            except ValueError as err:
+                raise o.error(str(err)) from None
+        elif name in _IGNORED:
+            o.expect_args(1, 1)
+        else:
+            raise o.unknown_property()
+    if kube.get("namespaces") and kube.get("namespace_labels"):
+        raise d.error("namespaces and namespace_labels cannot both be set")
+    options = kcontroller.KubeOptions(**kube)  # type: ignore[arg-type]
+    synth_settings = records.Settings(
+        zones=zones,
+        local_addresses=_local_addresses(c),
+        **settings,  # type: ignore[arg-type]
+    )
+    ctl = kcontroller.Controller(options)
+    synthesizer = records.Synthesizer(ctl.store, synth_settings)
+    handlers: list[Kubernetes] = []
+
+    def factory(next: object) -> Kubernetes:
+        handler = Kubernetes(next, synthesizer=synthesizer, fall=falls)  # type: ignore[arg-type]
+        handlers.append(handler)
+        return handler
+
+    async def start() -> None:
+        await ctl.start()
+        if not await ctl.wait_ready(startup_timeout):
+            log.warning(
+                "plugin/kubernetes: starting server with unsynced Kubernetes API "
+                "(cluster names get SERVFAIL until synced)"
+            )
+
+    async def stop() -> None:
+        for handler in handlers:
+            handler.close()
+        await ctl.stop()
+
+    c.add_plugin(factory)
+    c.register_readiness("kubernetes", ctl.ready)
+    c.on_startup(start)
+    c.on_cleanup(stop)
