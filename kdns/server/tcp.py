@@ -90,9 +90,14 @@ class _Connection(asyncio.Protocol):
         if len(listener.connections) >= listener.max_connections:
             transport.abort()
             return
-        listener.connections.add(self)
         peer = transport.get_extra_info("peername")
-        self.peer = (peer[0], peer[1]) if peer else ("", 0)
+        if not peer:
+            # Reset before it was accepted (getpeername failed): nobody to answer, and
+            # plugins (whoami, log, acl) must never see a query without a client address.
+            transport.abort()
+            return
+        listener.connections.add(self)
+        self.peer = (peer[0], peer[1])
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -118,6 +123,8 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return  # aborted in connection_made (over the limit, or already reset)
         buf = self.buffer
         buf += data
         self._arm()
