@@ -62,6 +62,8 @@ CLASS_CH = 3
 _OPT_DO = 0x8000
 _U16 = struct.Struct("!H")
 _U16x2 = struct.Struct("!HH")
+_COUNTS = struct.Struct("!HHHH")
+_OPT = struct.Struct("!HBBHH")
 
 
 class Drop(KdnsError):
@@ -247,7 +249,7 @@ class Query:
         flags0 = data[2]
         if flags0 & QR:
             raise Drop("a response, not a query")
-        qdcount, ancount, nscount, arcount = struct.unpack_from("!HHHH", data, 4)
+        qdcount, ancount, nscount, arcount = _COUNTS.unpack_from(data, 4)
         if (flags0 & OPCODE_MASK) >> 3 != OPCODE_QUERY:
             raise Reject(error_reply(data, NOTIMP), NOTIMP)
         if qdcount != 1 or ancount > 1 or nscount > 1 or arcount > 2:
@@ -268,7 +270,29 @@ class Query:
         self.do = False
         self.udp_size = MIN_UDP_SIZE
         if arcount and question_end < size:
-            self._read_opt(ancount + nscount, arcount)
+            if (
+                arcount == 1
+                and not ancount
+                and not nscount
+                and data[question_end : question_end + 3] == b"\x00\x00\x29"
+                and size >= question_end + 11
+            ):
+                # The usual shape: the OPT record alone right after the question.
+                payload, _ext, version, flags, rdlen = _OPT.unpack_from(data, question_end + 3)
+                if question_end + 11 + rdlen > size:
+                    raise Reject(error_reply(data, FORMERR, question_end=question_end), FORMERR)
+                self.edns = True
+                self.do = bool(flags & _OPT_DO)
+                self.udp_size = payload if payload > MIN_UDP_SIZE else MIN_UDP_SIZE
+                if version:
+                    self._bad_version()
+            else:
+                self._read_opt(ancount + nscount, arcount)
+
+    def _bad_version(self) -> None:
+        opt = opt_record(do=self.do, rcode_high=BADVERS >> 4)
+        reply = error_reply(self.data, BADVERS, question_end=self.question_end, opt=opt)
+        raise Reject(reply, BADVERS)
 
     def _read_opt(self, skip: int, arcount: int) -> None:
         data = self.data
@@ -289,9 +313,7 @@ class Query:
                     self.do = bool(flags & _OPT_DO)
                     self.udp_size = max(MIN_UDP_SIZE, rclass)
                     if version != 0:
-                        opt = opt_record(do=self.do, rcode_high=BADVERS >> 4)
-                        reply = error_reply(data, BADVERS, question_end=self.question_end, opt=opt)
-                        raise Reject(reply, BADVERS)
+                        self._bad_version()
                 offset += 10 + _U16.unpack_from(data, offset + 8)[0]
                 if offset > len(data):
                     raise ValueError("record runs past the message")
