@@ -1,0 +1,98 @@
+"""``records FILE... { reload DURATION; fallthrough [ZONES...] }``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kdns.errors import CorefileError
+from kdns.pkg import duration, fall
+from kdns.plugins.records import answers, zonedata
+from kdns.plugins.records.handler import Records
+from kdns.plugins.records.reload import Watcher
+
+if TYPE_CHECKING:
+    from kdns import config, corefile, plugin
+
+#: Default reload interval: none. Records change when the files are edited by hand or a
+#: ConfigMap is updated; either is opted into with ``reload``, so an idle server does no I/O.
+DEFAULT_RELOAD = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    #: Files to load, resolved against the directory of the Corefile naming them.
+    files: tuple[Path, ...]
+    #: Seconds between checks of the files; 0 means never.
+    reload: float = DEFAULT_RELOAD
+    fallthrough: fall.Fall = fall.ZERO
+
+
+def parse(d: corefile.Directive) -> Options:
+    """The options of one ``records`` directive; pure (no file is touched)."""
+    args = d.expect_args(1)
+    base = Path(d.file).parent
+    files = tuple(dict.fromkeys(base / arg for arg in args))
+    reload = DEFAULT_RELOAD
+    through = fall.ZERO
+    seen: set[str] = set()
+    for sub in d.block:
+        if sub.name in seen:
+            raise sub.error(f"'{sub.name}' given twice")
+        seen.add(sub.name)
+        if sub.name == "reload":
+            (text,) = sub.expect_args(1, 1)
+            if sub.block:
+                raise sub.arg_error()
+            try:
+                reload = duration.parse(text)
+            except duration.DurationError as err:
+                raise sub.error(f"invalid reload interval '{text}': {err}") from None
+            if reload < 0:
+                raise sub.error(f"invalid reload interval '{text}': must not be negative")
+        elif sub.name == "fallthrough":
+            through = fall.from_directive(sub)
+        else:
+            raise sub.unknown_property()
+    return Options(files=files, reload=reload, fallthrough=through)
+
+
+def load(d: corefile.Directive, opts: Options) -> list[zonedata.Source]:
+    """Read the files; a missing one is reported at the Corefile line naming it."""
+    sources = []
+    for path in opts.files:
+        try:
+            sources.append(zonedata.read(path))
+        except zonedata.LoadError as err:
+            raise d.error(f"{err.file}: {err.reason}") from None
+    return sources
+
+
+def setup(d: corefile.Directive, c: config.Controller) -> None:
+    opts = parse(d)
+    sources = load(d, opts)
+    try:
+        zones = zonedata.build(sources)
+    except zonedata.LoadError as err:
+        if err.line is None:
+            raise d.error(f"{err.file}: {err.reason}") from None
+        raise CorefileError(err.reason, file=err.file, line=err.line, plugin="records") from None
+
+    def build(zones: list[zonedata.Zone]) -> answers.Table:
+        return answers.Table(zones, fall=opts.fallthrough)
+
+    table = build(zones)
+    watcher = None
+    if opts.reload > 0:
+        watcher = Watcher(sources=sources, interval=opts.reload, build=build)
+        c.on_startup(watcher.start)
+        c.on_cleanup(watcher.stop)
+
+    def factory(next: plugin.Handler) -> Records:
+        handler = Records(next, table)
+        if watcher is not None:
+            watcher.subscribe(handler.install)
+        return handler
+
+    c.add_plugin(factory)
