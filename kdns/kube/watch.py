@@ -137,17 +137,18 @@ async def relist(
 ) -> str:
     """List the resource page by page into ``sink`` and reconcile; return the list's revision.
 
-    Each page is applied as it arrives and only keys are remembered, then whatever the list did
-    not contain is deleted. The store is never copied: a relist costs one page of raw JSON and
-    one set of keys on top of the steady state (a full second copy is what OOM-killed CoreDNS
-    on API restarts, kubernetes/kubernetes#139117).
+    Each page is applied as it arrives, crossing listed keys off the keys cached before the
+    list; whatever remains uncrossed at the end was deleted meanwhile and is removed. The store
+    is never copied: a relist costs one page of raw JSON and about 9 bytes per cached object on
+    top of the steady state (a full second copy is what OOM-killed CoreDNS on API
+    restarts, kubernetes/kubernetes#139117). Objects that did not change cause no notification.
 
     The list is a consistent read (no ``resourceVersion``), so paging works and all pages come
     from one snapshot. If the continue token expires between pages (410), the list restarts.
     """
     path = resource.path()
     while True:
-        seen: set[objects.Key] = set()
+        unseen = sink.keys()
         token: str | None = None
         try:
             while True:
@@ -155,13 +156,17 @@ async def relist(
                 if token:
                     page_params["continue"] = token
                 body = await api.get_json(path, page_params)
-                for item in body.get("items") or ():
-                    seen.add(objects.key_of(item))
+                items: list[objects.RawObject] = body.get("items") or []
+                items.reverse()
+                while items:
+                    # Popping drops each raw object as soon as it is converted.
+                    item = items.pop()
+                    unseen.discard(objects.key_of(item))
                     sink.upsert(item)
                 meta = body.get("metadata") or {}
                 token = meta.get("continue") or None
                 if token is None:
-                    sink.reconcile(seen)
+                    sink.remove_keys(unseen)
                     return str(meta.get("resourceVersion") or "")
         except errors.Gone:
             if token is None:

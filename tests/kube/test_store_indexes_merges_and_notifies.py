@@ -237,7 +237,9 @@ def test_reconcile_deletes_exactly_what_the_list_lacked(cache, changes):
         sink.upsert(fake.service(name, cluster_ips=["None"]))
     changes.clear()
     sink.upsert(fake.service("b", cluster_ips=["None"]))  # unchanged: no record
-    sink.reconcile({("default", "b")})
+    unseen = sink.keys()
+    unseen.discard(("default", "b"))
+    sink.remove_keys(unseen)
     assert sorted(changes) == [("service", "default", "a"), ("service", "default", "c")]
     assert [s.name for s in cache.services()] == ["b"]
 
@@ -248,7 +250,7 @@ def test_has_synced_needs_every_watched_kind_and_stays_true(clock):
     assert cache.synced("services") and not cache.has_synced()
     cache.sink("namespaces").mark_synced()
     assert cache.has_synced()
-    cache.sink("namespaces").reconcile(set())
+    cache.sink("namespaces").remove_keys(cache.sink("namespaces").keys())
     assert cache.has_synced()
 
 
