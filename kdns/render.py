@@ -27,6 +27,7 @@ def answer(
     authoritative: bool = True,
     recursion_available: bool = False,
     truncated: bool = False,
+    plugin: str = "",
 ) -> wire.Answer:
     """Render a reply to ``qname``/``qtype`` holding the given sections."""
     buf = dnslib.DNSBuffer()
@@ -56,4 +57,5 @@ def answer(
         counts=(counts[0], counts[1], counts[2]),
         ends=tuple(ends),
         flags=flags,
+        plugin=plugin,
     )

@@ -354,7 +354,17 @@ class Answer:
     ``error`` then says why, for the errors plugin.
     """
 
-    __slots__ = ("ancount", "arcount", "body", "ends", "error", "flags", "nscount", "rcode")
+    __slots__ = (
+        "ancount",
+        "arcount",
+        "body",
+        "ends",
+        "error",
+        "flags",
+        "nscount",
+        "plugin",
+        "rcode",
+    )
 
     def __init__(
         self,
@@ -365,6 +375,7 @@ class Answer:
         ends: tuple[int, ...] = (),
         flags: int = QR | AA,
         error: str | None = None,
+        plugin: str = "",
     ) -> None:
         self.rcode = rcode
         self.body = body
@@ -372,6 +383,8 @@ class Answer:
         self.ends = ends
         self.flags = flags
         self.error = error
+        #: The plugin that wrote this reply (the ``plugin`` label of coredns_dns_responses_total).
+        self.plugin = plugin
 
     @classmethod
     def failure(cls, rcode: int, error: str | None = None) -> Answer:
@@ -387,6 +400,24 @@ class Answer:
 #: Reply that is never sent (acl drop, loop probes that must vanish).
 DROP = Answer.failure(-1)
 NO_NEXT = "no next plugin found"
+
+
+def reply_size(query: Query, answer: Answer, limit: int) -> int:
+    """The length ``finalize`` would give, without building the reply."""
+    opt = 11 if query.edns else 0
+    fixed = query.question_end + opt
+    if answer.body is None:
+        return fixed
+    size = fixed + len(answer.body)
+    if size <= limit:
+        return size
+    room = limit - fixed
+    cut = 0
+    for end in answer.ends:
+        if end > room:
+            break
+        cut = end
+    return fixed + cut
 
 
 def finalize(query: Query, answer: Answer, limit: int) -> bytes:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable
 
-from kdns import wire
+from kdns import metrics, wire
 from kdns.request import Request
 from kdns.server.zones import ZoneTable
 
@@ -37,6 +37,7 @@ def handle(table: ZoneTable, data: bytes, proto: str, remote: tuple[str, int]) -
         result = route.handler.serve(req)
     except Exception:
         log.exception("plugin chain failed for %r", req)
+        metrics.PANICS.inc(())
         return req.reply_error(wire.SERVFAIL)
     if type(result) is wire.Answer:
         if result is wire.DROP:
@@ -50,6 +51,7 @@ async def _finish(req: Request, pending: Awaitable[wire.Answer]) -> bytes | None
         answer = await pending
     except Exception:
         log.exception("plugin chain failed for %r", req)
+        metrics.PANICS.inc(())
         return req.reply_error(wire.SERVFAIL)
     if answer is wire.DROP:
         return None

@@ -37,6 +37,7 @@ class Entry:
             counts=(old.ancount, old.nscount, old.arcount),
             ends=old.ends,
             flags=old.flags,
+            plugin=old.plugin,
         )
         self.serial = serial
         return self.answer

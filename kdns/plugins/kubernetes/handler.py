@@ -116,6 +116,7 @@ class Kubernetes:
             authority=result.authority,
             additional=result.additional,
             truncated=truncated,
+            plugin="kubernetes",
         )
 
     def _entry(self, answer: wire.Answer, result: records.Records) -> answers.Entry:

@@ -1,0 +1,1 @@
+"""prometheus: CoreDNS's metrics on an HTTP /metrics endpoint."""
