@@ -34,6 +34,7 @@ import copy
 import dataclasses
 import datetime
 import json
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -156,6 +157,8 @@ def _key(obj: Mapping[str, Any]) -> Key:
 class FakeAPIServer:
     """A kube-apiserver stand-in on 127.0.0.1, restartable on the same port.
 
+    Plain HTTP by default; pass ``ssl_context`` (see :mod:`tests.fakes.tls`) to serve HTTPS.
+
     :param token: the bearer token accepted (``None`` disables authentication).
     :param bookmark_interval: seconds between BOOKMARK events on watches that allow them.
     :param expired_as_http: answer a watch from a compacted resourceVersion with HTTP 410
@@ -169,8 +172,10 @@ class FakeAPIServer:
         bookmark_interval: float = 1.0,
         expired_as_http: bool = False,
         host: str = "127.0.0.1",
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.token = token
+        self.ssl_context = ssl_context
         self.bookmark_interval = bookmark_interval
         self.expired_as_http = expired_as_http
         self.host = host
@@ -193,7 +198,8 @@ class FakeAPIServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -207,7 +213,9 @@ class FakeAPIServer:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+        site = web.TCPSite(
+            runner, self.host, self.port, reuse_address=True, ssl_context=self.ssl_context
+        )
         await site.start()
         if not self.port:
             self.port = runner.addresses[0][1]

@@ -44,6 +44,12 @@ async def _no_leaked_tasks() -> AsyncIterator[None]:
 
 
 @pytest.fixture
+def fast() -> dict[str, Any]:
+    """Option overrides with the fast timings, for tests that build their own controller."""
+    return dict(FAST)
+
+
+@pytest.fixture
 async def api() -> AsyncIterator[apiserver.FakeAPIServer]:
     server = apiserver.FakeAPIServer(bookmark_interval=0.2)
     await server.start()

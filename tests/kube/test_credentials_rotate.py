@@ -80,3 +80,19 @@ def test_a_missing_kubeconfig_is_a_load_error(tmp_path):
         assert "kubeconfig" in str(err)
     else:
         raise AssertionError("expected ConfigLoadError")
+
+
+async def test_a_kubeconfig_context_is_selected_by_name(api, make_controller, tmp_path):
+    config = api.write_kubeconfig(tmp_path / "ctx", context="staging")
+    api.create(fake.namespace("default"))
+    ctl = await make_controller(kubeconfig=str(config), context="staging")
+    await eventually(ctl.ready)
+    with_missing = client.Client(client.Source(kubeconfig=str(config), context="production"))
+    try:
+        await with_missing.open()
+    except client.ConfigLoadError as err:
+        assert "production" in str(err)
+    else:
+        raise AssertionError("expected ConfigLoadError")
+    finally:
+        await with_missing.close()
