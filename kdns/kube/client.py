@@ -71,7 +71,7 @@ def load_configuration(source: Source) -> kubernetes.client.Configuration:
     config = kubernetes.client.Configuration()
     try:
         if source.kubeconfig:
-            kubernetes.config.load_kube_config(
+            kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=source.kubeconfig,
                 context=source.context,
                 client_configuration=config,
@@ -83,7 +83,9 @@ def load_configuration(source: Source) -> kubernetes.client.Configuration:
             config.key_file = source.tls_key
             config.ssl_ca_cert = source.tls_ca
         else:
-            kubernetes.config.load_incluster_config(client_configuration=config)
+            kubernetes.config.load_incluster_config(  # type: ignore[no-untyped-call]
+                client_configuration=config
+            )
     except (kubernetes.config.ConfigException, OSError, ValueError, KeyError, TypeError) as err:
         raise ConfigLoadError(f"cannot load {source.describe()}: {err}") from err
     return config

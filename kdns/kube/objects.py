@@ -260,9 +260,9 @@ def to_service(raw: RawService) -> Service:
     ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
     external = (spec.get("externalName") or "") if svc_type == "ExternalName" else ""
     ports = tuple(
-        _port(p.get("name"), p.get("protocol"), int(p["port"]))
+        _port(p.get("name"), p.get("protocol"), port)
         for p in spec.get("ports") or ()
-        if p.get("port") is not None
+        if (port := p.get("port")) is not None
     )
     return Service(
         namespace=_intern(meta.get("namespace") or ""),
@@ -295,9 +295,9 @@ def to_endpoint_slice(raw: RawEndpointSlice) -> EndpointSlice:
         address_type=_intern(raw.get("addressType") or ""),
         endpoints=tuple(_to_endpoint(e) for e in raw.get("endpoints") or ()),
         ports=tuple(
-            _port(p.get("name"), p.get("protocol"), int(p["port"]))
+            _port(p.get("name"), p.get("protocol"), port)
             for p in raw.get("ports") or ()
-            if p.get("port") is not None
+            if (port := p.get("port")) is not None
         ),
     )
 

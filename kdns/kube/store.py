@@ -24,7 +24,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
-from typing import Literal, Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar, cast
 
 from kdns.kube import objects
 
@@ -403,13 +403,13 @@ class _KindSink:
     def upsert(self, raw: objects.RawObject) -> None:
         store = self._store
         if self._kind == "services":
-            store.put_service(objects.to_service(raw))  # type: ignore[arg-type]
+            store.put_service(objects.to_service(cast(objects.RawService, raw)))
         elif self._kind == "endpointslices":
-            store.put_endpoint_slice(objects.to_endpoint_slice(raw))  # type: ignore[arg-type]
+            store.put_endpoint_slice(objects.to_endpoint_slice(cast(objects.RawEndpointSlice, raw)))
         elif self._kind == "pods":
-            store.put_pod(objects.to_pod(raw))  # type: ignore[arg-type]
+            store.put_pod(objects.to_pod(cast(objects.RawPod, raw)))
         else:
-            store.put_namespace(objects.to_namespace(raw))
+            store.put_namespace(objects.to_namespace(cast(objects.RawNamespace, raw)))
 
     def delete(self, raw: objects.RawObject) -> None:
         self._remove(objects.key_of(raw))

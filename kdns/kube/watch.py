@@ -76,7 +76,7 @@ class Backoff:
         self._attempt = 0
 
     def next_delay(self) -> float:
-        ceiling = min(self._cap, self._base * (2**self._attempt))
+        ceiling = min(self._cap, self._base * (1 << self._attempt))
         self._attempt = min(self._attempt + 1, 32)
         # Half fixed, half random: bounded below so a flapping server is not hammered.
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
