@@ -12,15 +12,13 @@ import contextlib
 import errno
 import logging
 import platform
-import signal
 import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from kdns import __version__, config, corefile, logs, plugins
+from kdns import __version__, config, corefile, lifecycle, logs, plugins
 from kdns.errors import ConfigError, KdnsError
-from kdns.server.instance import Instance
 
 log = logging.getLogger("kdns")
 
@@ -147,15 +145,16 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 1
-    return run(loaded, quiet=opts.quiet)
+    return run(path, port, loaded, quiet=opts.quiet)
 
 
-def run(loaded: config.Loaded, *, quiet: bool = False) -> int:
+def run(path: Path, port: int, loaded: config.Loaded, *, quiet: bool = False) -> int:
+    runner = lifecycle.Runner(path, port, load)
     with contextlib.suppress(ImportError):
         import uvloop
 
-        return uvloop.run(serve(loaded, quiet=quiet))
-    return asyncio.run(serve(loaded, quiet=quiet))
+        return uvloop.run(_serve(runner, loaded, quiet))
+    return asyncio.run(_serve(runner, loaded, quiet))
 
 
 def bind_error(err: OSError) -> str:
@@ -170,37 +169,16 @@ def bind_error(err: OSError) -> str:
     return str(err)
 
 
-async def serve(loaded: config.Loaded, *, quiet: bool = False) -> int:
-    instance = Instance(loaded)
-    stop = asyncio.Event()
-    loaded.hooks.shared["stop"] = stop
+async def _serve(runner: lifecycle.Runner, loaded: config.Loaded, quiet: bool) -> int:
     try:
-        await instance.start()
+        return await runner.serve(loaded, quiet=quiet)
     except OSError as err:
         print(f"Listen: {bind_error(err)}", file=sys.stderr)
-        await instance.stop(grace=0)
-        return 1
     except KdnsError as err:
         print(err, file=sys.stderr)
-        await instance.stop(grace=0)
-        return 1
-    if not quiet:
-        for line in instance.describe():
-            print(line)
-        print(f"kdns-{__version__}")
-        print(
-            f"{platform.system().lower()}/{platform.machine()}, python{platform.python_version()}"
-        )
-        sys.stdout.flush()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.remove_signal_handler(sig)
-    await instance.stop()
-    code: int = loaded.hooks.shared.get("exit_code", 0)
-    return code
+    if runner.instance is not None:
+        await runner.instance.stop(grace=0)
+    return 1
 
 
 if __name__ == "__main__":

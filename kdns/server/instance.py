@@ -48,10 +48,10 @@ class Instance:
     def hooks(self) -> config.Hooks:
         return self.loaded.hooks
 
-    def routes(self) -> dict[tuple[str, int], list[Route]]:
+    def routes(self, loaded: config.Loaded) -> dict[tuple[str, int], list[Route]]:
         """Zones per listen address; "" is every address."""
         out: dict[tuple[str, int], list[Route]] = {}
-        for server in self.loaded.servers:
+        for server in loaded.servers:
             for host in server.listen or [""]:
                 label = server_label(server.scheme, host, server.port)
                 for zone in server.zones:
@@ -60,19 +60,38 @@ class Instance:
         return out
 
     async def start(self) -> None:
-        for hook in self.hooks.startup:
-            await hook()
+        await self._run_startup(self.hooks)
         try:
-            await self._listen()
+            await self._listen(self._tables(self.loaded))
         except BaseException:
             await self._close_listeners(grace=0)
             raise
 
-    async def _listen(self) -> None:
+    @staticmethod
+    async def _run_startup(hooks: config.Hooks) -> None:
+        for hook in hooks.startup:
+            await hook()
+
+    @staticmethod
+    async def _run_cleanup(hooks: config.Hooks) -> None:
+        for hook in reversed(hooks.cleanup):
+            try:
+                await hook()
+            except Exception:
+                log.exception("cleanup hook failed")
+
+    def _tables(self, loaded: config.Loaded) -> dict[tuple[str, int], ZoneTable]:
+        return {key: ZoneTable(routes) for key, routes in self.routes(loaded).items()}
+
+    async def _listen(self, tables: dict[tuple[str, int], ZoneTable]) -> list[tuple[str, int]]:
+        """Open listeners for the keys not open yet; returns the keys opened."""
         v6 = _ipv6_available()
-        for (host, port), routes in self.routes().items():
-            table = ZoneTable(routes)
+        opened = []
+        for (host, port), table in tables.items():
+            if (host, port) in self.tables:
+                continue
             self.tables[(host, port)] = table
+            opened.append((host, port))
             hosts = [host] if host else (["0.0.0.0", "::"] if v6 else ["0.0.0.0"])
             for addr in hosts:
                 udp = UDPListener(table, addr, port)
@@ -82,6 +101,56 @@ class Instance:
                 tcp = TCPListener(table, addr, port)
                 await tcp.open()
                 self.tcp.append(tcp)
+        return opened
+
+    async def reload(self, loaded: config.Loaded) -> None:
+        """Serve ``loaded`` instead, without dropping a query.
+
+        Listeners whose address stays are kept and re-pointed at the new server
+        blocks (no socket is closed and reopened); new addresses are opened and
+        vanished ones closed. If the new configuration fails to start, it is
+        torn down and the old one keeps serving (the error propagates).
+        """
+        try:
+            await self._run_startup(loaded.hooks)
+            tables = self._tables(loaded)
+            before = set(self.tables)
+            try:
+                opened = await self._listen(tables)
+            except BaseException:
+                await self._close_keys(set(self.tables) - before)
+                raise
+        except BaseException:
+            await self._run_cleanup(loaded.hooks)
+            raise
+        for key, table in tables.items():
+            if key not in opened:
+                self._retable(key, table)
+        await self._close_keys(set(self.tables) - set(tables))
+        old, self.loaded = self.loaded, loaded
+        for key in ("stop", "exit_code"):
+            if key in old.hooks.shared:
+                loaded.hooks.shared.setdefault(key, old.hooks.shared[key])
+        await self._run_cleanup(old.hooks)
+
+    def _retable(self, key: tuple[str, int], table: ZoneTable) -> None:
+        self.tables[key] = table
+        host, port = key
+        for listener in [*self.udp, *self.tcp]:
+            if listener.port == port and (
+                listener.host == host or (not host and _wild(listener.host))
+            ):
+                listener.table = table
+
+    async def _close_keys(self, keys: set[tuple[str, int]]) -> None:
+        for host, port in keys:
+            self.tables.pop((host, port), None)
+            for udp in [u for u in self.udp if u.port == port and _matches(u.host, host)]:
+                self.udp.remove(udp)
+                await udp.close()
+            for tcp in [t for t in self.tcp if t.port == port and _matches(t.host, host)]:
+                self.tcp.remove(tcp)
+                await tcp.close(grace=5.0)
 
     def describe(self) -> list[str]:
         """One line per zone and listener, as CoreDNS prints them at start."""
@@ -102,11 +171,7 @@ class Instance:
             except Exception:
                 log.exception("shutdown hook failed")
         await self._close_listeners(grace=grace)
-        for hook in reversed(self.hooks.cleanup):
-            try:
-                await hook()
-            except Exception:
-                log.exception("cleanup hook failed")
+        await self._run_cleanup(self.hooks)
 
     async def _close_listeners(self, *, grace: float) -> None:
         for udp in self.udp:
@@ -118,3 +183,12 @@ class Instance:
                 log.warning("TCP connections still busy after %.1fs, closed", grace)
         self.udp.clear()
         self.tcp.clear()
+        self.tables.clear()
+
+
+def _wild(host: str) -> bool:
+    return host in ("0.0.0.0", "::")
+
+
+def _matches(listener_host: str, key_host: str) -> bool:
+    return listener_host == key_host or (not key_host and _wild(listener_host))

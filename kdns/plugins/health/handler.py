@@ -19,15 +19,15 @@ log = logging.getLogger("kdns.plugin.health")
 
 class Health:
     def __init__(self, address: str) -> None:
-        self.endpoint = http.Endpoint(address, 8080)
-        self.endpoint.get("/health", self._health)
+        self.endpoint = http.endpoint(address, 8080)
         self.lameduck = 0.0
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.Response(text="OK")
 
     async def start(self) -> None:
-        await self.endpoint.start()
+        self.endpoint.get("/health", self._health)
+        await self.endpoint.acquire()
 
     async def enter_lameduck(self) -> None:
         if self.lameduck > 0:
@@ -35,4 +35,4 @@ class Health:
             await asyncio.sleep(self.lameduck)
 
     async def stop(self) -> None:
-        await self.endpoint.stop()
+        await self.endpoint.release()

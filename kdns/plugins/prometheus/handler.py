@@ -50,15 +50,15 @@ class Endpoint:
     """``/metrics`` on one address, shared by every server block naming it."""
 
     def __init__(self, address: str) -> None:
-        self.endpoint = http.Endpoint(address, 9153)
-        self.endpoint.get("/metrics", self._metrics)
+        self.endpoint = http.endpoint(address, 9153)
 
     async def _metrics(self, request: web.Request) -> web.Response:
         body = generate_latest(metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def start(self) -> None:
-        await self.endpoint.start()
+        self.endpoint.get("/metrics", self._metrics)
+        await self.endpoint.acquire()
 
     async def stop(self) -> None:
-        await self.endpoint.stop()
+        await self.endpoint.release()

@@ -19,8 +19,7 @@ log = logging.getLogger("kdns.plugin.ready")
 class Ready:
     def __init__(self, address: str, hooks: config.Hooks) -> None:
         self.hooks = hooks
-        self.endpoint = http.Endpoint(address, 8181)
-        self.endpoint.get("/ready", self._ready)
+        self.endpoint = http.endpoint(address, 8181)
         self._last_waiting = ""
 
     def waiting(self) -> list[str]:
@@ -40,7 +39,8 @@ class Ready:
         return web.Response(text="OK")
 
     async def start(self) -> None:
-        await self.endpoint.start()
+        self.endpoint.get("/ready", self._ready)
+        await self.endpoint.acquire()
 
     async def stop(self) -> None:
-        await self.endpoint.stop()
+        await self.endpoint.release()
