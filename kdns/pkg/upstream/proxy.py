@@ -1,0 +1,103 @@
+"""One upstream server: how to reach it, how it has been doing, and its health checker."""
+
+from __future__ import annotations
+
+import ssl
+import time
+
+from kdns import wire
+from kdns.pkg.upstream import errors, health, message, transport
+from kdns.pkg.upstream.metrics import METRICS
+
+
+class Proxy:
+    """An upstream at ``addr``, over plain DNS (UDP or TCP per query) or over TLS only."""
+
+    def __init__(
+        self,
+        addr: transport.Address,
+        *,
+        name: str = "forward",
+        tls: ssl.SSLContext | None = None,
+        server_name: str | None = None,
+        expire: float = 10.0,
+        health_options: health.HealthOptions | None = None,
+    ) -> None:
+        self.addr = addr
+        self.name = name
+        self.tls = tls
+        self.server_name = server_name
+        #: Health checks failed in a row; reset by the first one that gets a reply.
+        self.fails = 0
+        self.pools = {transport.TCP: transport.Pool(expire), transport.TLS: transport.Pool(expire)}
+        self.health = health.Checker(self, health_options or health.HealthOptions())
+
+    def __repr__(self) -> str:
+        scheme = "tls://" if self.tls is not None else ""
+        return f"Proxy({scheme}{self.addr})"
+
+    def down(self) -> bool:
+        """Whether health checks marked this upstream down."""
+        max_fails = self.health.options.max_fails
+        return max_fails > 0 and self.fails >= max_fails
+
+    def healthcheck(self) -> None:
+        """A query failed: check this upstream until it answers again."""
+        self.health.kick()
+
+    async def exchange(self, template: bytes, *, proto: str, timeout: float) -> transport.Reply:
+        """Send the query ``template`` (no ID) over ``proto`` (TLS upstreams always use TLS).
+
+        :raises errors.UpstreamError: when no reply came within ``timeout`` seconds.
+        """
+        start = time.monotonic()
+        if self.tls is not None:
+            reply = await self._stream(template, transport.TLS, timeout)
+        elif proto == transport.TCP:
+            reply = await self._stream(template, transport.TCP, timeout)
+        else:
+            reply = await transport.exchange_udp(self.addr, template, timeout=timeout)
+        code = message.rcode(reply.data)
+        METRICS.request(
+            self.name,
+            str(self.addr),
+            wire.RCODE_NAMES.get(code, str(code)),
+            time.monotonic() - start,
+        )
+        return reply
+
+    async def _stream(self, template: bytes, proto: str, timeout: float) -> transport.Reply:
+        pool = self.pools[proto]
+        key = (self.name, str(self.addr), proto)
+        deadline = time.monotonic() + timeout
+        while True:
+            conn = pool.get()
+            cached = conn is not None
+            if conn is None:
+                METRICS.conn_cache_misses[key] += 1
+                conn = await transport.connect(
+                    self.addr,
+                    timeout=max(deadline - time.monotonic(), 0.001),
+                    tls=self.tls,
+                    server_name=self.server_name,
+                )
+            else:
+                METRICS.conn_cache_hits[key] += 1
+            try:
+                reply = await conn.exchange(
+                    template, timeout=max(deadline - time.monotonic(), 0.001), cached=cached
+                )
+            except errors.CachedClosed:
+                conn.close()
+                continue
+            except BaseException:
+                conn.close()
+                raise
+            pool.put(conn)
+            return reply
+
+    def close(self) -> None:
+        """Stop health checks and close pooled connections."""
+        self.health.stop()
+        for pool in self.pools.values():
+            pool.close()

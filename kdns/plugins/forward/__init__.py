@@ -1,0 +1,1 @@
+"""forward: proxies queries to upstream resolvers over UDP, TCP or TLS (CoreDNS's forward)."""

@@ -1,0 +1,1 @@
+"""loop: detects forwarding loops at startup and stops kdns (CoreDNS's loop)."""
