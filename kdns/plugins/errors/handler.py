@@ -55,7 +55,7 @@ class Errors:
     def _report(self, req: Request, answer: wire.Answer) -> wire.Answer:
         if answer.error is None:
             return answer
-        text = f"{answer.rcode} {req.original_name} {type_name(req.qtype)}: {answer.error}"
+        text = f"{answer.rcode} {req.name} {type_name(req.qtype)}: {answer.error}"
         for rule in self.rules:
             if rule.pattern.search(answer.error):
                 if rule.count == 0:

@@ -95,7 +95,7 @@ def _values(req: Request, answer: wire.Answer, reply: bytes, elapsed: float) -> 
     host, port = req.remote[0], req.remote[1]
     return {
         "{type}": dnslib.QTYPE.get(req.qtype, f"TYPE{req.qtype}"),
-        "{name}": req.original_name,
+        "{name}": req.name,  # request.Name(): lower-cased
         "{class}": dnslib.CLASS.get(req.qclass, f"CLASS{req.qclass}"),
         "{proto}": req.proto,
         "{remote}": f"[{host}]" if ":" in host else host,
@@ -103,7 +103,7 @@ def _values(req: Request, answer: wire.Answer, reply: bytes, elapsed: float) -> 
         "{size}": str(len(req.data)),
         "{>id}": str(int.from_bytes(req.data[0:2], "big")),
         "{>do}": "true" if req.do else "false",
-        "{>bufsize}": str(req.udp_size),
+        "{>bufsize}": str(req.size),  # request.Size(): 65535 over TCP
         "{>opcode}": str((req.data[2] >> 3) & 0x0F),
         "{rcode}": wire.RCODE_NAMES.get(answer.rcode, str(answer.rcode)),
         "{>rflags}": flags_text(reply),
