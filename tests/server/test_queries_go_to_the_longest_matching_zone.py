@@ -44,7 +44,8 @@ def server() -> Iterator[kdnsproc.Server]:
 
 def block_of(server: kdnsproc.Server, name: str, *, after: int) -> str:
     """The block that logged ``name`` in a line past index ``after`` of the output."""
-    pattern = re.compile(rf"^\[INFO\] block=(\w+) {re.escape(name)} ")
+    # {name} is the lower-cased question name, as CoreDNS's request.Name().
+    pattern = re.compile(rf"^\[INFO\] block=(\w+) {re.escape(name.lower())} ")
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         for line in server.proc.lines[after:]:
