@@ -22,23 +22,27 @@ from tests.server import helpers
 
 BIG = 60  # about 1 KB of A records: over 512, under 1232
 HUGE = 120  # about 2 KB: over 1232
+MX, GLUE = 10, 5  # an answer of 10 MX records that fits in 512, with 50 glue A records that do not
 
 
 def addresses(prefix: str, count: int) -> list[str]:
     return [f"{prefix}.{n // 250}.{n % 250 + 1}" for n in range(count)]
 
 
-ZONE = f"""\
-zone: fit.test
-ttl: 30
-records:
-  big:
-    A: [{", ".join(addresses("10.1", BIG))}]
-  huge:
-    A: [{", ".join(addresses("10.2", HUGE))}]
-  small:
-    A: 10.3.0.1
-"""
+def zone() -> str:
+    lines = [
+        "zone: fit.test",
+        "ttl: 30",
+        "records:",
+        f"  big: {{A: [{', '.join(addresses('10.1', BIG))}]}}",
+        f"  huge: {{A: [{', '.join(addresses('10.2', HUGE))}]}}",
+        "  small: {A: 10.3.0.1}",
+        f"  mx: {{MX: [{', '.join(f'{n} m{n}' for n in range(1, MX + 1))}]}}",
+    ]
+    for n in range(1, MX + 1):
+        lines.append(f"  m{n}: {{A: [{', '.join(addresses(f'10.{40 + n}', GLUE))}]}}")
+    return "\n".join(lines) + "\n"
+
 
 COREFILE = """\
 fit.test {
@@ -54,14 +58,14 @@ OPT_RECORD = 11
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[kdnsproc.Server]:
-    with helpers.serve(COREFILE, files={"fit.yaml": ZONE}) as srv:
+    with helpers.serve(COREFILE, files={"fit.yaml": zone()}) as srv:
         yield srv
 
 
 def fetch(
-    server: kdnsproc.Server, name: str, *, proto: str = "udp", **kw: object
+    server: kdnsproc.Server, name: str, rdtype: str = "A", *, proto: str = "udp", **kw: object
 ) -> tuple[bytes, dns.message.Message]:
-    query = helpers.make_query(name, "A", **kw)  # type: ignore[arg-type]
+    query = helpers.make_query(name, rdtype, **kw)  # type: ignore[arg-type]
     raw = helpers.exchange(query.to_wire(), server.port, proto=proto)
     assert raw is not None, f"no reply for {name}"
     # Strict parse: a record cut in the middle or bytes after the last one raise here.
@@ -149,6 +153,20 @@ def test_truncated_replies_echo_the_client_case(server: kdnsproc.Server) -> None
     check_cut(raw, reply, name="BiG.FiT.TeSt.", limit=512, opt=False)
     assert reply.question[0].name.to_text() == "BiG.FiT.TeSt."
     assert reply.answer[0].name.to_text() == "BiG.FiT.TeSt."
+
+
+def test_additional_records_are_dropped_before_answers(server: kdnsproc.Server) -> None:
+    raw, reply = fetch(server, "mx.fit.test.", "MX")
+    assert len(raw) <= 512
+    assert reply.flags & dns.flags.TC, "records were left out, so TC (miekg/dns Msg.Truncate)"
+    (mx,) = reply.answer
+    assert len(mx) == MX, "every answer record is kept"
+    glue = sum(len(rrset) for rrset in reply.additional)
+    assert glue < MX * GLUE
+
+    raw, reply = fetch(server, "mx.fit.test.", "MX", use_edns=0, payload=4096)
+    assert not reply.flags & dns.flags.TC
+    assert sum(len(rrset) for rrset in reply.additional) == MX * GLUE
 
 
 def dig_answers(stdout: str) -> list[str]:
