@@ -113,3 +113,18 @@ def test_blocks_on_two_ports_serve_their_own_zones(dig: str) -> None:
         assert other.query("x.a.test.").rcode() == dns.rcode.REFUSED
         result = helpers.run_dig(dig, port2, "x.b.test", "+noall", "+comments")
         assert "status: NOERROR" in result.stdout, result.stdout
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="kdns opens a TCP listener per address without SO_REUSEPORT, so 127.0.0.1:PORT "
+    "cannot be bound beside 0.0.0.0:PORT; CoreDNS listens with SO_REUSEPORT and serves both",
+)
+def test_a_wildcard_block_and_a_bound_block_share_a_port() -> None:
+    corefile = "wild.test {\n    whoami\n}\nbound.test {\n    bind 127.0.0.1\n    whoami\n}\n"
+    with helpers.serve(corefile) as srv:
+        for tcp in (False, True):
+            assert srv.query("x.bound.test.", tcp=tcp).rcode() == dns.rcode.NOERROR
+            # 127.0.0.2 reaches only the wildcard listener.
+            other = kdnsproc.Server(srv.proc, srv.port, "127.0.0.2")
+            assert other.query("x.wild.test.", tcp=tcp).rcode() == dns.rcode.NOERROR
