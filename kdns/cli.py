@@ -115,8 +115,13 @@ def load(path: Path, default_port: int) -> config.Loaded:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["migrate-kube-dns"]:
+        from kdns import migrate
+
+        return migrate.main(args[1:])
     try:
-        opts = parse_args(sys.argv[1:] if argv is None else argv)
+        opts = parse_args(args)
     except UsageError as err:
         print(err, file=sys.stderr)
         print(USAGE, file=sys.stderr, end="")
