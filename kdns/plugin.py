@@ -84,14 +84,8 @@ def build_chain(factories: list[tuple[str, PluginFactory]]) -> Handler:
     return handler
 
 
-def lookup(req: Request, name: str, qtype: int) -> Result:
-    """Resolve ``name``/``qtype`` through the server's own zones and chains.
-
-    CoreDNS's ``upstream.Lookup``: the question goes through the listener the
-    client's query arrived on, so a CNAME target outside the plugin's zones is
-    answered by whichever block serves it (``forward``, ``records``...). The
-    sub-query keeps the client's transport and buffer size, so TC propagates.
-    """
+def subrequest(req: Request, name: str, qtype: int) -> Request:
+    """A query for ``name``/``qtype`` as if ``req``'s client had asked it (same transport and size)."""
     import struct
 
     from kdns.request import Request as _Request
@@ -100,12 +94,25 @@ def lookup(req: Request, name: str, qtype: int) -> Result:
     data += struct.pack("!HH", qtype, wire.CLASS_IN)
     sub = _Request(data, req.proto, req.remote)
     sub.udp_size = req.udp_size
+    sub.zone = req.zone
+    sub.server = req.server
+    sub.table = req.table
+    return sub
+
+
+def lookup(req: Request, name: str, qtype: int) -> Result:
+    """Resolve ``name``/``qtype`` through the server's own zones and chains.
+
+    CoreDNS's ``upstream.Lookup``: the question goes through the listener the
+    client's query arrived on, so a CNAME target outside the plugin's zones is
+    answered by whichever block serves it (``forward``, ``records``...). The
+    sub-query keeps the client's transport and buffer size, so TC propagates.
+    """
+    sub = subrequest(req, name, qtype)
     table = req.table
     route = table.match(sub.key) if table is not None else None
     if route is None:
         return wire.Answer.failure(wire.REFUSED, f"no server block for {name}")
     sub.zone = route.zone
-    sub.server = route.server
-    sub.table = table
     handler: Handler = route.handler
     return handler.serve(sub)

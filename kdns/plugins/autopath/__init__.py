@@ -1,0 +1,1 @@
+"""autopath: server-side search-path completion, cutting the ndots:5 query storm."""
