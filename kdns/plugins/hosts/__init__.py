@@ -1,0 +1,1 @@
+"""hosts: answers from an /etc/hosts-style file and inline entries, CoreDNS's *hosts*."""
