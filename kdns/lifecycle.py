@@ -46,6 +46,12 @@ class Runner:
         loaded.hooks.shared["stop"] = self.stop
         with contextlib.suppress(OSError):
             self.running_digest = digest(self.path)
+        # Before the listeners open: a SIGTERM that comes once the first query can be
+        # answered must stop kdns gracefully (exit 0), not kill it with the default action.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop.set)
+        loop.add_signal_handler(signal.SIGUSR1, self.reload_now.set)
         await self.instance.start()
         if not quiet:
             for line in self.instance.describe():
@@ -57,10 +63,6 @@ class Runner:
             sys.stdout.flush()
         if "reload" in loaded.hooks.shared:
             log.info("plugin/reload: Running configuration SHA512 = %s", self.running_digest)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stop.set)
-        loop.add_signal_handler(signal.SIGUSR1, self.reload_now.set)
         watcher = asyncio.create_task(self._watch(), name="kdns-reload")
         try:
             await self.stop.wait()
