@@ -234,10 +234,10 @@ class Cache:
             return False
         entry.refreshing = True
         result = self._ask_next(req)
-        if result is None or type(result) is wire.Answer:
+        if result is None or isinstance(result, wire.Answer):
             self._refreshed(req, key, entry, result)
         else:
-            self.background.run(result, lambda answer: self._refreshed(req, key, entry, answer))  # type: ignore[arg-type]
+            self.background.run(result, lambda answer: self._refreshed(req, key, entry, answer))
         return True
 
     def _refreshed(self, req: Request, key: bytes, old: Entry, answer: wire.Answer | None) -> None:
@@ -253,9 +253,9 @@ class Cache:
 
     def _verify(self, req: Request, key: bytes, entry: Entry) -> plugin.Result:
         result = self._ask_next(req)
-        if result is None or type(result) is wire.Answer:
+        if result is None or isinstance(result, wire.Answer):
             return self._verified(req, key, entry, result)
-        return self._verify_bounded(req, key, entry, result)  # type: ignore[arg-type]
+        return self._verify_bounded(req, key, entry, result)
 
     def _verified(
         self, req: Request, key: bytes, entry: Entry, answer: wire.Answer | None

@@ -40,18 +40,23 @@ def _option(sub: corefile.Directive, opts: Options) -> Options:
         capacity = _int(sub, args[0], "capacity")
         if capacity < 0:
             raise sub.error(f"cache capacity can not be negative: {capacity}")
-        changes: dict[str, int] = {f"{name}_capacity": capacity}
+        if name == SUCCESS:
+            ttl, min_ttl = opts.success_ttl, opts.success_min_ttl
+        else:
+            ttl, min_ttl = opts.denial_ttl, opts.denial_min_ttl
         if len(args) > 1:
             ttl = _int(sub, args[1], "TTL")
             if ttl <= 0:
                 raise sub.error(f"cache TTL can not be zero or negative: {ttl}")
-            changes[f"{name}_ttl"] = ttl
         if len(args) > 2:
             min_ttl = _int(sub, args[2], "min TTL")
             if min_ttl < 0:
                 raise sub.error(f"cache min TTL can not be negative: {min_ttl}")
-            changes[f"{name}_min_ttl"] = min_ttl
-        return replace(opts, **changes)  # type: ignore[arg-type]
+        if name == SUCCESS:
+            return replace(
+                opts, success_capacity=capacity, success_ttl=ttl, success_min_ttl=min_ttl
+            )
+        return replace(opts, denial_capacity=capacity, denial_ttl=ttl, denial_min_ttl=min_ttl)
     if name == "prefetch":
         args = sub.expect_args(1, 3)
         amount = _int(sub, args[0], "prefetch amount")
@@ -97,7 +102,9 @@ def _option(sub: corefile.Directive, opts: Options) -> Options:
         if kind not in (SUCCESS, DENIAL):
             raise sub.error(f'cache type for disable must be "{SUCCESS}" or "{DENIAL}"')
         zones = _zones(sub, args[1:]) if len(args) > 1 else (".",)
-        return replace(opts, **{f"disable_{kind}": zones})
+        if kind == SUCCESS:
+            return replace(opts, disable_success=zones)
+        return replace(opts, disable_denial=zones)
     if name == "keepttl":
         sub.expect_args(0, 0)
         return replace(opts, keepttl=True)

@@ -15,7 +15,7 @@ import cachetools
 from kdns.plugins.cache.entry import Entry
 
 
-class Store(cachetools.RRCache):  # type: ignore[type-arg]
+class Store(cachetools.RRCache[bytes, Entry]):
     """Entries keyed by ``Query.key`` (plus a DO/CD byte); capacity 0 stores nothing."""
 
     def __init__(self, capacity: int) -> None:

@@ -139,7 +139,8 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
         watcher = Watcher(src, opts.reload)
         c.on_startup(watcher.start)
         c.on_cleanup(watcher.stop)
-    c.shared("hosts.sources", list).append(src)
+    sources: list[Source] = c.shared("hosts.sources", list)
+    sources.append(src)
 
     def factory(next: plugin.Handler) -> Hosts:
         handler = Hosts(next, src.table, zones=zone_set(opts.zones), fall=opts.fallthrough)

@@ -70,8 +70,8 @@ class Table:
                 v4.setdefault(name, []).extend(a.packed for a in addrs4)
             for name, addrs6 in m.name6.items():
                 v6.setdefault(name, []).extend(a.packed for a in addrs6)
-            for address, names in m.addr.items():
-                reverse.setdefault(reverse_name(address), []).extend(names)
+            for address, owners in m.addr.items():
+                reverse.setdefault(reverse_name(address), []).extend(owners)
         names = v4.keys() | v6.keys()
         for name in names:
             for qtype, found in ((TYPE_A, v4.get(name)), (TYPE_AAAA, v6.get(name))):

@@ -1,0 +1,66 @@
+"""Round robin over pre-rendered answers: each reply is the next variant of its answer.
+
+The plan of an answer (``plan.build``) is made the first time the answer passes and kept in a
+bounded memo keyed by the answer's identity, holding the answer itself so that its id cannot be
+reused while the entry lives. Later queries cost a dict lookup and, once per variant, one join
+of record bytes. As CoreDNS, only NOERROR replies are reordered, and never zone transfers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kdns import plugin, wire
+from kdns.plugins.loadbalance import plan as plan_
+from kdns.request import Request
+
+#: Answers whose plans are remembered; the oldest is forgotten first.
+MEMO_SIZE = 4096
+
+_TRANSFERS = (251, 252)  # IXFR, AXFR
+
+
+class LoadBalance:
+    name = "loadbalance"
+
+    def __init__(
+        self,
+        next: plugin.Handler,
+        *,
+        prefer: Sequence[plan_.Network] = (),
+        memo_size: int = MEMO_SIZE,
+    ) -> None:
+        self.next = next
+        self.prefer = tuple(prefer)
+        self.memo_size = memo_size
+        self._memo: dict[int, tuple[wire.Answer, plan_.Plan | None]] = {}
+        self._tick = 0
+
+    def serve(self, req: Request) -> plugin.Result:
+        result = self.next.serve(req)
+        if type(result) is wire.Answer:
+            return self.balance(req, result)
+        return plugin.then(result, lambda answer: self.balance(req, answer))
+
+    def balance(self, req: Request, answer: wire.Answer) -> wire.Answer:
+        """The next variant of ``answer``, or ``answer`` when there is nothing to reorder."""
+        if (
+            answer.rcode != wire.NOERROR
+            or answer.body is None
+            or answer.ancount + answer.nscount + answer.arcount < 2
+            or req.qtype in _TRANSFERS
+        ):
+            return answer
+        memo = self._memo
+        found = memo.get(id(answer))
+        if found is not None and found[0] is answer:
+            plan = found[1]
+        else:
+            plan = plan_.build(answer, question=req.key, prefer=self.prefer)
+            memo[id(answer)] = (answer, plan)
+            if len(memo) > self.memo_size:
+                del memo[next(iter(memo))]
+        if plan is None:
+            return answer
+        self._tick += 1
+        return plan.variant(self._tick)
