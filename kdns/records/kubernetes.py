@@ -344,7 +344,9 @@ class Synthesizer:
             return Records(answer=[self.soa(zone)], tags=tags)
         if qtype == NS:
             out = Records(tags=tags)
-            for ns_name, addresses in self._nameservers(zone, tags):
+            # A reverse zone's nameservers are named in the primary zone, where they resolve.
+            named_in = self.settings.primary if reverse.is_reverse(zone) else zone
+            for ns_name, addresses in self._nameservers(named_in, tags):
                 rdata = dnslib.NS(ns_name)
                 out.answer.append(dnslib.RR(name, NS, ttl=self.settings.ttl, rdata=rdata))
                 out.additional.extend(self._address(ns_name, a) for a in addresses)
@@ -389,6 +391,9 @@ class Synthesizer:
     # --- reverse ---------------------------------------------------------------------------------
 
     def _reverse(self, name: str, qtype: int, zone: str, tags: set[Tag]) -> Records:
+        if name == zone:
+            # The apex of a served reverse zone exists: its SOA, the cluster's NS, else NODATA.
+            return self._apex(name, qtype, zone, tags)
         ip = reverse.address(name)
         if ip is None:
             return self._negative(wire.NXDOMAIN, zone, tags)
