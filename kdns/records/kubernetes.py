@@ -128,8 +128,11 @@ class Synthesizer:
 
     # --- entry point --------------------------------------------------------------------------
 
-    def lookup(self, name: str, qtype: int, zone: str, depth: int = 0) -> Records:
-        """Records for ``name`` (lower-case, absolute) in ``zone``, one of the served zones."""
+    def lookup(self, name: str, qtype: int, zone: str, chain: tuple[str, ...] = ()) -> Records:
+        """Records for ``name`` (lower-case, absolute) in ``zone``, one of the served zones.
+
+        ``chain`` holds the owners of the CNAMEs already followed to reach ``name``.
+        """
         tags: set[Tag] = set()
         if reverse.is_reverse(zone):
             return self._reverse(name, qtype, zone, tags)
@@ -152,7 +155,7 @@ class Synthesizer:
         items = self._items(request, zone, tags)
         if items is None:
             return self._negative(wire.NXDOMAIN, zone, tags)
-        return self._typed(name, qtype, zone, items, tags, depth)
+        return self._typed(name, qtype, zone, items, tags, chain)
 
     # --- name shapes --------------------------------------------------------------------------
 
@@ -265,12 +268,18 @@ class Synthesizer:
     # --- per query type -----------------------------------------------------------------------
 
     def _typed(
-        self, name: str, qtype: int, zone: str, items: list[Item], tags: set[Tag], depth: int
+        self,
+        name: str,
+        qtype: int,
+        zone: str,
+        items: list[Item],
+        tags: set[Tag],
+        chain: tuple[str, ...],
     ) -> Records:
         ttl = self.settings.ttl
         cnames = [i for i in items if i.cname]
         if cnames and qtype != CNAME:
-            return self._follow(name, qtype, zone, cnames[0].host, tags, depth)
+            return self._follow(name, qtype, zone, cnames[0].host, tags, chain)
         out = Records(tags=tags)
         if qtype in (A, AAAA):
             version = 4 if qtype == A else 6
@@ -307,25 +316,40 @@ class Synthesizer:
                 out.additional.append(self._address(item.target, item.host))
 
     def _follow(
-        self, name: str, qtype: int, zone: str, target: str, tags: set[Tag], depth: int
+        self,
+        name: str,
+        qtype: int,
+        zone: str,
+        target: str,
+        tags: set[Tag],
+        chain: tuple[str, ...],
     ) -> Records:
-        """``name`` is a CNAME to ``target``: answer the CNAME, then the target's records."""
+        """``name`` is a CNAME to ``target``: answer the CNAME, then the target's records.
+
+        ``x CNAME x`` is dropped (the name has no data), as CoreDNS does. A chain stops at
+        ``MAX_CNAME_CHAIN`` CNAMEs or where it loops back; such a chain has no data of the type
+        asked, so the zone SOA goes with it (a NODATA answer that keeps its CNAMEs).
+        """
+        if target == name or len(chain) >= MAX_CNAME_CHAIN:
+            return Records(authority=[self.soa(zone)], tags=tags)
         cname = dnslib.RR(name, CNAME, ttl=self.settings.ttl, rdata=dnslib.CNAME(target))
         out = Records(answer=[cname], tags=tags)
-        if target == name or depth >= MAX_CNAME_CHAIN:
+        chain = (*chain, name)
+        if target in chain:
+            out.authority = [self.soa(zone)]
             return out
         inner_zone = self._zone_of(target)
         if inner_zone is None:
             out.chase.append(target)
             return out
-        inner = self.lookup(target, qtype, inner_zone, depth + 1)
+        inner = self.lookup(target, qtype, inner_zone, chain)
         out.tags |= inner.tags
         out.answer.extend(inner.answer)
         out.additional.extend(inner.additional)
         out.chase.extend(inner.chase)
-        if inner.rcode == wire.NXDOMAIN or not inner.answer:
-            out.rcode = inner.rcode
-            out.authority = inner.authority
+        # The target's rcode and SOA (NXDOMAIN, NODATA, a chain that stopped) are the answer's.
+        out.rcode = inner.rcode
+        out.authority = inner.authority
         return out
 
     def _zone_of(self, name: str) -> str | None:
