@@ -434,6 +434,8 @@ class Synthesizer:
     def _ptr_targets(self, ip: str, tags: set[Tag]) -> list[str]:
         primary = self.settings.primary
         for svc in self.store.services_by_ip(ip):
+            # The answer depends on the namespace existing: a Namespace event must drop it.
+            tags.add(("ns", svc.namespace))
             if self.store.namespace_exists(svc.namespace):
                 tags.add(("svc", svc.namespace, svc.name))
                 return [f"{svc.name}.{svc.namespace}.svc.{primary}"]
@@ -441,17 +443,13 @@ class Synthesizer:
             return []
         targets: list[str] = []
         for eps, endpoint in self.store.endpoints_by_ip(ip):
-            if not endpoint.ready or not self.store.namespace_exists(eps.namespace):
+            if not endpoint.ready:
+                continue
+            tags.add(("ns", eps.namespace))
+            if not self.store.namespace_exists(eps.namespace):
                 continue
             tags.add(("svc", eps.namespace, eps.service))
-            address = store.EndpointAddress(
-                address=ip,
-                address_type=eps.address_type,
-                ready=True,
-                hostname=endpoint.hostname,
-                pod_name=endpoint.pod_name,
-            )
-            host = self._endpoint_name(address).lower()
+            host = self._endpoint_name(_as_address(eps, endpoint, ip)).lower()
             target = f"{host}.{eps.service}.{eps.namespace}.svc.{primary}"
             if target not in targets:
                 targets.append(target)
@@ -459,6 +457,19 @@ class Synthesizer:
 
 
 _NO_PORT = objects.Port(name="", protocol="", port=-1)
+
+
+def _as_address(
+    eps: objects.EndpointSlice, endpoint: objects.Endpoint, ip: str
+) -> store.EndpointAddress:
+    """One address of a slice's endpoint, as the merged view names it."""
+    return store.EndpointAddress(
+        address=ip,
+        address_type=eps.address_type,
+        ready=endpoint.ready,
+        hostname=endpoint.hostname,
+        pod_name=endpoint.pod_name,
+    )
 
 
 def _port_matches(port: objects.Port, r: names.RecordRequest) -> bool:
