@@ -396,14 +396,19 @@ class Synthesizer:
         local = self.settings.local_addresses
         for address in local:
             tags.add(("ip", address))
+            if self.settings.noendpoints:
+                continue
             for eps, endpoint in self.store.endpoints_by_ip(address):
+                # Only a ready endpoint is one of the Service's backends (CoreDNS indexes no other).
+                if not endpoint.ready:
+                    continue
                 svc = self.store.service(eps.namespace, eps.service)
                 if svc is None:
                     continue
                 tags.add(("svc", svc.namespace, svc.name))
                 base = f"{svc.name}.{svc.namespace}.svc.{zone}"
                 if svc.headless:
-                    host = endpoint.hostname or dashed(address)
+                    host = self._endpoint_name(_as_address(eps, endpoint, address)).lower()
                     found.setdefault(f"{host}.{base}", []).append(address)
                 else:
                     glue = found.setdefault(base, [])
