@@ -40,7 +40,8 @@ class Kubernetes:
         self.store = synthesizer.store
         self.fall = fall
         self.zones = tuple(sorted(synthesizer.settings.zones, key=len, reverse=True))
-        self.answers = cache or answers.Answers()
+        # Not ``cache or ...``: an empty Answers is falsy (it has a length).
+        self.answers = cache if cache is not None else answers.Answers()
         self._unsubscribe = self.store.subscribe(self._changed)
 
     # --- invalidation ---------------------------------------------------------------------
