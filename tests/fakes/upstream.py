@@ -8,12 +8,16 @@ knobs decide the reply. The knobs are plain attributes and may change while it r
 - ``answers``: extra records by (lower-case name, type name), in zone-file text;
   unlisted A/AAAA/MX/TXT/NS queries get one synthetic record each (``a_count`` A records).
 - ``delay`` seconds before replying; ``blackhole`` never replies (reads and forgets).
-- ``rcode`` replaces the rcode (SERVFAIL, NXDOMAIN...), with no records.
+- ``rcode`` replaces the rcode (SERVFAIL, NXDOMAIN...), with no records; ``rcodes`` does so for
+  single names (lower-case, with the trailing dot).
 - ``wrong_id_first`` / ``wrong_port_first`` / ``wrong_question_first``: send a spoofed reply
   first (ID off by one bit pattern / from another UDP port / for another name), then the real one.
 - ``truncate_udp``: over UDP always an empty TC=1 reply, the full answer over TCP.
 - ``oversize_udp``: over UDP the full answer even past the client's buffer (a broken server).
 - ``garbage``: a valid header claiming one answer, then bytes that are no DNS at all.
+
+`pause` closes every socket, TCP connections included (queries then meet a closed port), and
+`resume` listens again on the same ports.
 
 Like a real server, an answer too big for the query's UDP buffer (512 without EDNS) is sent as an
 empty reply with TC set.
@@ -117,6 +121,7 @@ class FakeUpstream:
         self.delay = 0.0
         self.blackhole = False
         self.rcode: int | None = None
+        self.rcodes: dict[str, int] = {}
         self.wrong_id_first = False
         self.wrong_port_first = False
         self.wrong_question_first = False
@@ -133,6 +138,7 @@ class FakeUpstream:
         self._thread: threading.Thread | None = None
         self._closers: list[Callable[[], None]] = []
         self._spoofer: asyncio.DatagramTransport | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -147,7 +153,11 @@ class FakeUpstream:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
-        self._call(self._open())
+        try:
+            self._call(self._open())
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         if self._loop is None:
@@ -203,6 +213,9 @@ class FakeUpstream:
         for close in self._closers:
             close()
         self._closers.clear()
+        # Closing a server leaves its connections open; a stopped server drops them too.
+        for writer in list(self._writers):
+            writer.close()
         await asyncio.sleep(0)
 
     # --- observations --------------------------------------------------------------------------
@@ -248,8 +261,9 @@ class FakeUpstream:
         if self.handler is not None:
             return self.handler(query, seen)
         reply = dns.message.make_response(query, recursion_available=True)
-        if self.rcode is not None:
-            reply.set_rcode(self.rcode)
+        code = self.rcodes.get(query.question[0].name.to_text().lower(), self.rcode)
+        if code is not None:
+            reply.set_rcode(code)
             return reply
         if self.garbage:
             head = struct.pack("!HHHHHH", query.id, 0x8180, 1, 1, 0, 0)
@@ -312,6 +326,7 @@ class FakeUpstream:
         conn = self.connections[transport]
         port = writer.get_extra_info("peername")[1]
         tasks: set[asyncio.Task[None]] = set()
+        self._writers.add(writer)
         try:
             while True:
                 (length,) = struct.unpack("!H", await reader.readexactly(2))
@@ -327,6 +342,7 @@ class FakeUpstream:
         except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
             pass
         finally:
+            self._writers.discard(writer)
             for task in tasks:
                 task.cancel()
             with contextlib.suppress(Exception):

@@ -181,6 +181,10 @@ async def connect(
         raise errors.Timeout(f"dial tcp {addr}: i/o timeout") from None
     except ConnectionRefusedError:
         raise errors.Refused(f"dial tcp {addr}: connect: connection refused") from None
+    except ssl.SSLCertVerificationError as err:
+        raise errors.UpstreamError(
+            f"tls {addr}: failed to verify certificate: {err.verify_message}"
+        ) from None
     except ssl.SSLError as err:
         raise errors.UpstreamError(f"tls {addr}: {err.reason or err}") from None
     except OSError as err:

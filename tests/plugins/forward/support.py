@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -25,10 +26,16 @@ def child_env() -> dict[str, str]:
     return {"PYTHONPATH": os.pathsep.join(paths)}
 
 
+#: kdnsproc waits for an answer to ``kdns-probe.invalid.``; this block gives it one without
+#: going upstream, where a blackhole upstream would hold it up and its timeouts would start the
+#: health checks the test is about.
+PROBE_BLOCK = "invalid:{port} {\n    whoami\n}\n"
+
+
 @contextlib.contextmanager
 def serve(corefile: str, *, files: dict[str, str] | None = None) -> Iterator[kdnsproc.Server]:
     """A kdns child serving ``corefile`` (``{port}`` is its own port) on 127.0.0.1."""
-    with kdnsproc.serve(corefile, files=files, env=child_env()) as server:
+    with kdnsproc.serve(corefile + PROBE_BLOCK, files=files, env=child_env()) as server:
         yield server
 
 
@@ -77,3 +84,11 @@ def dig(port: int, *args: str) -> str:
 
 def addresses(reply: dns.message.Message) -> list[str]:
     return [rd.to_text() for rrset in reply.answer for rd in rrset]
+
+
+def udp_raw(port: int, message: dns.message.Message, timeout: float = 7.0) -> bytes:
+    """The reply's bytes exactly as kdns sent them."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(message.to_wire(), (HOST, port))
+        return sock.recv(65535)
