@@ -51,7 +51,8 @@ def server() -> Iterator[kdnsproc.Server]:
 def valid_query(rng: random.Random) -> bytes:
     name = rng.choice(NAMES)
     rdclass = "CH" if name == "version.bind." else "IN"
-    rdtype = rng.choice(["A", "AAAA", "TXT", "SRV", "ANY", "PTR", 65535])
+    types: list[str | int] = ["A", "AAAA", "TXT", "SRV", "ANY", "PTR", 65535]
+    rdtype = rng.choice(types)
     use_edns = rng.choice([False, 0, 0, 1])
     q = helpers.make_query(
         name,

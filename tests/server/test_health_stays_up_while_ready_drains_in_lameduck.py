@@ -63,11 +63,15 @@ def test_ready_says_ok_when_nothing_reports_readiness(
     assert http_get(ready, "/ready") == (200, "OK")
 
 
-@pytest.mark.parametrize(("which", "path"), [(1, "/ready"), (2, "/health"), (1, "/"), (2, "/")])
+@pytest.mark.parametrize(
+    ("endpoint", "path"),
+    [("health", "/ready"), ("ready", "/health"), ("health", "/"), ("ready", "/")],
+)
 def test_each_endpoint_serves_only_its_own_path(
-    endpoints: tuple[kdnsproc.Server, int, int], which: int, path: str
+    endpoints: tuple[kdnsproc.Server, int, int], endpoint: str, path: str
 ) -> None:
-    assert http_get(endpoints[which], path)[0] == 404
+    _, health, ready = endpoints
+    assert http_get(health if endpoint == "health" else ready, path)[0] == 404
 
 
 def test_lameduck_fails_ready_at_once_keeps_health_and_dns_then_exits_0() -> None:
@@ -78,11 +82,14 @@ def test_lameduck_fails_ready_at_once_keeps_health_and_dns_then_exits_0() -> Non
         srv.proc.proc.send_signal(signal.SIGTERM)
         sent = time.monotonic()
 
-        # "At once": the first probe after the signal, well inside the window.
-        status, _ = http_get(ready, "/ready")
-        first_probe = time.monotonic() - sent
-        assert status == 503, "ready must fail as soon as lameduck starts"
-        assert first_probe < 0.5
+        # "At once": within a few event-loop turns of the signal, far inside the window (a
+        # probe sent the same microsecond may still be served first, as with any server).
+        statuses = []
+        while time.monotonic() - sent < 0.3:
+            statuses.append(http_get(ready, "/ready")[0])
+            if statuses[-1] == 503:
+                break
+        assert statuses[-1] == 503, f"ready still {statuses} 0.3s after SIGTERM"
 
         answered = asked = 0
         health_codes = set()
