@@ -12,6 +12,8 @@ from kdns import wire
 from kdns.pkg import response
 
 _ZERO = b"\x00\x00\x00\x00"
+#: The ``plugin`` label of replies served from the cache (coredns_dns_responses_total).
+PLUGIN = "cache"
 
 
 class Entry:
@@ -78,6 +80,10 @@ class Entry:
         self._memo = answer
         return answer
 
+    def first(self, now: float, *, plugin: str) -> wire.Answer:
+        """The reply of the query that filled the entry, labelled with the plugin that wrote it."""
+        return self._with_ttl(max(self.ttl - int(now - self.stored), 0), plugin=plugin)
+
     def stale(self) -> wire.Answer:
         """The reply served from an expired entry: TTL 0, as CoreDNS serves stale answers."""
         answer = self._stale
@@ -85,7 +91,7 @@ class Entry:
             answer = self._stale = self._with_ttl(0)
         return answer
 
-    def _with_ttl(self, ttl: int) -> wire.Answer:
+    def _with_ttl(self, ttl: int, *, plugin: str = PLUGIN) -> wire.Answer:
         a = self.answer
         sep = ttl.to_bytes(4, "big") if ttl else _ZERO
         return wire.Answer(
@@ -94,6 +100,7 @@ class Entry:
             counts=(a.ancount, a.nscount, a.arcount),
             ends=a.ends,
             flags=a.flags,
+            plugin=plugin,
         )
 
     def touch(self, window: float, now: float) -> int:
@@ -114,4 +121,5 @@ def without_ad(answer: wire.Answer) -> wire.Answer:
         counts=(answer.ancount, answer.nscount, answer.arcount),
         ends=answer.ends,
         flags=answer.flags & ~wire.AD,
+        plugin=answer.plugin,
     )

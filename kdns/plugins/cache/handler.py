@@ -22,9 +22,9 @@ from collections.abc import Awaitable, Callable
 
 from kdns import plugin, wire
 from kdns.pkg import response
+from kdns.plugins.cache import stats as stats_
 from kdns.plugins.cache.entry import Entry, without_ad
 from kdns.plugins.cache.options import Options
-from kdns.plugins.cache.stats import Stats
 from kdns.plugins.cache.store import Store
 from kdns.request import Request
 
@@ -96,6 +96,7 @@ class Cache:
         block_zones: tuple[str, ...] = (".",),
         background: Background | None = None,
         clock: Clock = time.monotonic,
+        registry: stats_.Registry = stats_.REGISTRY,
     ) -> None:
         self.next = next
         self.opts = opts
@@ -103,7 +104,10 @@ class Cache:
         self.background = background if background is not None else Background()
         self.success = Store(opts.success_capacity)
         self.denial = Store(opts.denial_capacity)
-        self.stats = Stats(zones=opts.zones, success=self.success, denial=self.denial)
+        self.registry = registry
+        #: ``Stats`` by server label, taken from the registry the first time a server asks.
+        self._stats: dict[str, stats_.Stats] = {}
+        self._zones_label = ",".join(opts.zones)
         self._get_success = self.success.lookup
         self._get_denial = self.denial.lookup
         #: None when every query reaching this block is in the cache's zones (no check needed).
@@ -124,7 +128,7 @@ class Cache:
         flags = req.do + ((req.data[3] & wire.CD) >> 3)
         if flags:
             key += _SUFFIX[flags]
-        stats = self.stats
+        stats = self._stats.get(req.server) or self.stats_for(req.server)
         stats.requests += 1
         now = self.clock()
         entry = self._get_success(key)
@@ -132,30 +136,44 @@ class Cache:
             stats.hits_success += 1
             answer = entry.at(now) if self._plain else self._fresh(req, key, entry, now)
             return self._strip_ad(req, answer) if entry.ad else answer
-        return self._not_fresh(req, key, entry, now)
+        return self._not_fresh(req, key, entry, now, stats)
+
+    def stats_for(self, server: str) -> stats_.Stats:
+        """The counters of ``server`` (a ``Request.server`` label); this cache's stores now
+        back its entries gauge."""
+        found = self._stats.get(server)
+        if found is None:
+            found = self._stats[server] = self.registry.get(server, self._zones_label)
+            found.stores = {stats_.SUCCESS: self.success, stats_.DENIAL: self.denial}
+        return found
+
+    @property
+    def stats(self) -> stats_.Stats:
+        """The counters of queries without a server label (tests, internal lookups)."""
+        return self.stats_for("")
 
     def _not_fresh(
-        self, req: Request, key: bytes, entry: Entry | None, now: float
+        self, req: Request, key: bytes, entry: Entry | None, now: float, stats: stats_.Stats
     ) -> plugin.Result:
         stale = self._stale
         if entry is not None and stale and now < entry.expires + stale:
-            self.stats.hits_success += 1
+            stats.hits_success += 1
             return self._serve_stale(req, key, entry)
         entry = self._get_denial(key)
         if entry is not None:
             if now < entry.expires:
-                self.stats.hits_denial += 1
+                stats.hits_denial += 1
                 answer = self._fresh(req, key, entry, now)
                 return self._strip_ad(req, answer) if entry.ad else answer
             # A stale SERVFAIL is no data to fall back on: ask again.
             if stale and not entry.servfail and now < entry.expires + stale:
-                self.stats.hits_denial += 1
+                stats.hits_denial += 1
                 return self._serve_stale(req, key, entry)
         return self._miss(req, key)
 
     def _fresh(self, req: Request, key: bytes, entry: Entry, now: float) -> wire.Answer:
         if self._prefetch and self._should_prefetch(entry, now) and self._refresh(req, key, entry):
-            self.stats.prefetch += 1
+            self._stats[req.server].prefetch += 1
         # keepttl: serve the TTL the entry was stored with (CoreDNS fakes ``now`` likewise).
         return entry.at(entry.stored if self.opts.keepttl else now)
 
@@ -187,7 +205,7 @@ class Cache:
             recs = response.records(answer)
             kind = response.typify(answer, req.qtype, recs)
         except ValueError:
-            self.stats.drops += 1
+            self.stats_for(req.server).drops += 1
             return answer
         opts = self.opts
         if kind in _POSITIVE:
@@ -209,10 +227,18 @@ class Cache:
             return answer
         now = self.clock()
         entry = Entry(answer, recs, stored=now, ttl=ttl, positive=store is self.success)
+        evicted = store.evictions
         store.put(key, entry)
+        if store.evictions != evicted:
+            stats = self.stats_for(req.server)
+            if store is self.success:
+                stats.evictions_success += store.evictions - evicted
+            else:
+                stats.evictions_denial += store.evictions - evicted
         if other is not None:
             other.drop(key)
-        served = entry.at(now)
+        # This reply was written by the next plugin; hits are written by the cache.
+        served = entry.first(now, plugin=answer.plugin)
         return self._strip_ad(req, served) if entry.ad else served
 
     # --- refreshing ----------------------------------------------------------------------------
@@ -220,7 +246,7 @@ class Cache:
     def _serve_stale(self, req: Request, key: bytes, entry: Entry) -> plugin.Result:
         if self.opts.verify:
             return self._verify(req, key, entry)
-        self.stats.served_stale += 1
+        self.stats_for(req.server).served_stale += 1
         self._refresh(req, key, entry)
         return self._stale_answer(req, entry)
 
@@ -262,7 +288,7 @@ class Cache:
     ) -> wire.Answer:
         if answer is not None and answer.body is not None and answer.rcode in _REFRESHED:
             return self._store(req, key, answer)
-        self.stats.served_stale += 1
+        self.stats_for(req.server).served_stale += 1
         return self._stale_answer(req, entry)
 
     async def _verify_bounded(
@@ -282,7 +308,7 @@ class Cache:
         # Too slow: answer stale now, and let the verify finish in the background; a good reply
         # then refreshes the entry for the next client.
         self.background.run(task, lambda answer: self._late(req, key, answer))
-        self.stats.served_stale += 1
+        self.stats_for(req.server).served_stale += 1
         return self._stale_answer(req, entry)
 
     def _late(self, req: Request, key: bytes, answer: wire.Answer | None) -> None:

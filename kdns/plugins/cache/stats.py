@@ -1,13 +1,18 @@
-"""Counters of one cache, for the ``coredns_cache_*`` metrics.
+"""Counters of the caches, and the ``coredns_cache_*`` metrics made from them.
 
-Plain integer attributes bumped on the serving path (an attribute increment, no lock: every
-query runs in the event loop's thread); the prometheus plugin reads them when scraped. Entry
-counts and evictions live on the stores and are read through `Stats.entries`/`evictions`.
+The serving path bumps plain integer attributes (no lock: every query runs in the event
+loop's thread). There is one `Stats` per server label and cache zones, kept in a process-wide
+`Registry` like CoreDNS's metric registry, so a reload of the Corefile does not reset the
+counts (coredns/coredns#2142). When ``/metrics`` is scraped, `export` copies them into the
+families of `kdns.metrics`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
+
+from kdns import metrics
 
 if TYPE_CHECKING:
     from kdns.plugins.cache.store import Store
@@ -18,20 +23,26 @@ DENIAL = "denial"
 
 class Stats:
     __slots__ = (
-        "_stores",
         "drops",
+        "evictions_denial",
+        "evictions_success",
         "hits_denial",
         "hits_success",
         "prefetch",
         "requests",
         "served_stale",
+        "server",
+        "stores",
         "zones",
     )
 
-    def __init__(self, *, zones: tuple[str, ...], success: Store, denial: Store) -> None:
-        #: The ``zones`` metric label: the cache's zones, comma-separated (CoreDNS's label).
-        self.zones = ",".join(zones)
-        self._stores = {SUCCESS: success, DENIAL: denial}
+    def __init__(self, server: str, zones: str) -> None:
+        #: The ``server`` label: the listener, e.g. ``dns://:53``.
+        self.server = server
+        #: The ``zones`` label: the cache's zones, comma-separated, as CoreDNS labels them.
+        self.zones = zones
+        #: The stores of the cache that serves this server now (for the entries gauge).
+        self.stores: dict[str, Store] = {}
         #: Queries for the cache's zones (``coredns_cache_requests_total``).
         self.requests = 0
         #: Fresh or stale answers from the success cache (``hits_total{type="success"}``).
@@ -44,6 +55,9 @@ class Stats:
         self.served_stale = 0
         #: Replies not stored because they could not be read (``coredns_cache_drops_total``).
         self.drops = 0
+        #: Entries evicted to make room (``coredns_cache_evictions_total{type}``).
+        self.evictions_success = 0
+        self.evictions_denial = 0
 
     @property
     def misses(self) -> int:
@@ -52,11 +66,11 @@ class Stats:
 
     def entries(self, kind: str) -> int:
         """``coredns_cache_entries{type=kind}``."""
-        return len(self._stores[kind])
+        store = self.stores.get(kind)
+        return 0 if store is None else len(store)
 
     def evictions(self, kind: str) -> int:
-        """``coredns_cache_evictions_total{type=kind}``."""
-        return self._stores[kind].evictions
+        return self.evictions_success if kind == SUCCESS else self.evictions_denial
 
     def snapshot(self) -> dict[str, int]:
         """Every counter by name, for tests and debugging."""
@@ -70,6 +84,77 @@ class Stats:
             "drops": self.drops,
             "entries_success": self.entries(SUCCESS),
             "entries_denial": self.entries(DENIAL),
-            "evictions_success": self.evictions(SUCCESS),
-            "evictions_denial": self.evictions(DENIAL),
+            "evictions_success": self.evictions_success,
+            "evictions_denial": self.evictions_denial,
         }
+
+
+class Registry:
+    """`Stats` by (server, zones)."""
+
+    def __init__(self) -> None:
+        self._stats: dict[tuple[str, str], Stats] = {}
+
+    def get(self, server: str, zones: str) -> Stats:
+        found = self._stats.get((server, zones))
+        if found is None:
+            found = self._stats[(server, zones)] = Stats(server, zones)
+        return found
+
+    def __iter__(self) -> Iterator[Stats]:
+        return iter(list(self._stats.values()))
+
+
+#: The process-wide registry; tests give their caches a registry of their own.
+REGISTRY = Registry()
+
+_TYPED = ("server", "type", "zones", "view")
+_PLAIN = ("server", "zones", "view")
+ENTRIES = metrics.family(
+    "coredns_cache_entries", "The number of elements in the cache.", _TYPED, kind="gauge"
+)
+REQUESTS = metrics.family("coredns_cache_requests_total", "The count of cache requests.", _PLAIN)
+HITS = metrics.family("coredns_cache_hits_total", "The count of cache hits.", _TYPED)
+MISSES = metrics.family(
+    "coredns_cache_misses_total",
+    "The count of cache misses. Deprecated, derive misses from cache hits/requests counters.",
+    _PLAIN,
+)
+PREFETCH = metrics.family(
+    "coredns_cache_prefetch_total",
+    "The number of times the cache has prefetched a cached item.",
+    _PLAIN,
+)
+DROPS = metrics.family(
+    "coredns_cache_drops_total",
+    "The number responses that are not cached, because the reply is malformed.",
+    _PLAIN,
+)
+SERVED_STALE = metrics.family(
+    "coredns_cache_served_stale_total",
+    "The number of requests served from stale cache entries.",
+    _PLAIN,
+)
+EVICTIONS = metrics.family("coredns_cache_evictions_total", "The count of cache evictions.", _TYPED)
+
+
+def export(registry: Registry = REGISTRY) -> None:
+    """Copy every counter into its metric family; run before each scrape."""
+    for s in registry:
+        plain = (s.server, s.zones, "")
+        REQUESTS.set(plain, s.requests)
+        MISSES.set(plain, s.misses)
+        PREFETCH.set(plain, s.prefetch)
+        DROPS.set(plain, s.drops)
+        SERVED_STALE.set(plain, s.served_stale)
+        for kind, hits, evictions in (
+            (SUCCESS, s.hits_success, s.evictions_success),
+            (DENIAL, s.hits_denial, s.evictions_denial),
+        ):
+            typed = (s.server, kind, s.zones, "")
+            HITS.set(typed, hits)
+            EVICTIONS.set(typed, evictions)
+            ENTRIES.set(typed, s.entries(kind))
+
+
+metrics.on_collect(export)

@@ -15,10 +15,25 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from kdns import metrics
 from kdns.plugins.hosts import hostsfile
 from kdns.plugins.hosts.table import Table
 
 log = logging.getLogger("kdns.plugin.hosts")
+
+#: CoreDNS's hosts metrics: one gauge each, set by whichever source loaded last, as there.
+ENTRIES = metrics.family(
+    "coredns_hosts_entries",
+    "The combined number of entries in hosts and Corefile.",
+    (),
+    kind="gauge",
+)
+RELOAD_TIMESTAMP = metrics.family(
+    "coredns_hosts_reload_timestamp_seconds",
+    "The timestamp of the last reload of hosts file.",
+    (),
+    kind="gauge",
+)
 
 
 class Source:
@@ -71,6 +86,8 @@ class Source:
 
     def install(self, table: Table) -> None:
         self.table = table
+        ENTRIES.set((), table.entries)
+        RELOAD_TIMESTAMP.set((), self.reload_timestamp)
         for listener in self._listeners:
             listener(table)
 

@@ -20,13 +20,15 @@ TYPE_PTR = 12
 TYPE_AAAA = 28
 
 _FLAGS = (wire.QR | wire.AA) << 8
+#: The ``plugin`` label of the replies (coredns_dns_responses_total).
+PLUGIN = "hosts"
 _QUESTION = b"\xc0\x0c"
 _HEADER = struct.Struct("!HHIH")  # type, class, TTL, RDLENGTH
 _TYPE_CLASS = struct.Struct("!HH")
 
 #: NOERROR, authoritative, no records: a name that exists without the type asked. It does not
 #: depend on the question, so one object serves every name.
-NODATA = wire.Answer(rcode=wire.NOERROR, body=b"", flags=_FLAGS)
+NODATA = wire.Answer(rcode=wire.NOERROR, body=b"", flags=_FLAGS, plugin=PLUGIN)
 
 
 def key(name: bytes, qtype: int) -> bytes:
@@ -48,6 +50,7 @@ def _answer(rtype: int, ttl: int, rdatas: list[bytes]) -> wire.Answer:
         counts=(len(rdatas), 0, 0),
         ends=tuple(ends),
         flags=_FLAGS,
+        plugin=PLUGIN,
     )
 
 

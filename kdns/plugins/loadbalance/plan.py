@@ -226,6 +226,7 @@ def _sliced_renderer(
             counts=(answer.ancount, answer.nscount, answer.arcount),
             ends=tuple(ends),
             flags=answer.flags,
+            plugin=answer.plugin,
         )
 
     return render
@@ -262,6 +263,7 @@ def _decoded_renderer(
             counts=(answer.ancount, answer.nscount, answer.arcount),
             ends=tuple(ends),
             flags=answer.flags,
+            plugin=answer.plugin,
         )
 
     return render

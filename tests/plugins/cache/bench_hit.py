@@ -15,7 +15,7 @@ import timeit
 from collections.abc import Callable
 
 from kdns import wire
-from kdns.plugins.cache import handler, options
+from kdns.plugins.cache import handler, options, stats
 from kdns.request import Request
 from tests.plugins.cache import fakes
 
@@ -32,7 +32,12 @@ def main() -> None:
     clock = fakes.Clock()
     records = [f"svc.ns.svc.cluster.local. 3600 IN A 10.0.0.{i}" for i in range(1, 4)]
     upstream = fakes.answer("svc.ns.svc.cluster.local.", "A", records)
-    cache = handler.Cache(fakes.Next(upstream), options.Options(zones=(".",)), clock=time.monotonic)
+    cache = handler.Cache(
+        fakes.Next(upstream),
+        options.Options(zones=(".",)),
+        clock=time.monotonic,
+        registry=stats.Registry(),
+    )
     data = fakes.query("svc.ns.svc.cluster.local.", "A")
     req = Request(data, "udp", ("127.0.0.1", 5353))
     cache.serve(req)  # prime

@@ -8,7 +8,7 @@ import dns.flags
 import pytest
 
 from kdns import wire
-from kdns.plugins.cache import handler, options
+from kdns.plugins.cache import handler, options, stats
 from kdns.request import Request
 from tests.plugins.cache import fakes
 
@@ -27,7 +27,7 @@ def make(
     clock = fakes.Clock()
     nxt = fakes.Next(script)
     settings = dataclasses.replace(options.Options(zones=(".",)), **opts)  # type: ignore[arg-type]
-    return handler.Cache(nxt, settings, clock=clock), nxt, clock
+    return handler.Cache(nxt, settings, clock=clock, registry=stats.Registry()), nxt, clock
 
 
 def ask(cache: handler.Cache, req: Request) -> wire.Answer:
@@ -224,7 +224,7 @@ def test_only_the_cache_zones_are_cached() -> None:
     clock = fakes.Clock()
     nxt = fakes.Next(lambda req: UPSTREAM)
     opts = options.Options(zones=("example.org.",))
-    cache = handler.Cache(nxt, opts, block_zones=(".",), clock=clock)
+    cache = handler.Cache(nxt, opts, block_zones=(".",), clock=clock, registry=stats.Registry())
     for _ in range(2):
         ask(cache, fakes.request("a.example.org."))
         ask(cache, fakes.request("example.org."))

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Iterator
 
 from kdns import wire
-from kdns.plugins.cache import handler, options
+from kdns.plugins.cache import handler, options, stats
 from tests.plugins.cache import fakes
 
 NAME = "nope.example.org."
@@ -29,7 +29,7 @@ def make(
     clock = fakes.Clock()
     nxt = fakes.Next(script)
     settings = dataclasses.replace(options.Options(zones=(".",)), **opts)  # type: ignore[arg-type]
-    return handler.Cache(nxt, settings, clock=clock), nxt, clock
+    return handler.Cache(nxt, settings, clock=clock, registry=stats.Registry()), nxt, clock
 
 
 def sequence(*answers: wire.Answer) -> fakes.Script:

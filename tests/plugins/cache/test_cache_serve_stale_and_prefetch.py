@@ -14,7 +14,7 @@ import time
 import pytest
 
 from kdns import plugin, wire
-from kdns.plugins.cache import handler, options
+from kdns.plugins.cache import handler, options, stats
 from kdns.request import Request
 from tests.plugins.cache import fakes
 
@@ -42,7 +42,12 @@ def make(**opts: object) -> tuple[handler.Cache, fakes.Next, fakes.Clock, Upstre
     clock = fakes.Clock()
     nxt = fakes.Next(upstream)
     settings = dataclasses.replace(options.Options(zones=(".",)), **opts)  # type: ignore[arg-type]
-    return handler.Cache(nxt, settings, clock=clock), nxt, clock, upstream
+    return (
+        handler.Cache(nxt, settings, clock=clock, registry=stats.Registry()),
+        nxt,
+        clock,
+        upstream,
+    )
 
 
 async def ask(cache: handler.Cache) -> wire.Answer:

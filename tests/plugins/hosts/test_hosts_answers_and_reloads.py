@@ -212,6 +212,8 @@ async def test_unchanged_file_is_not_reread(tmp_path: Path) -> None:
     os.utime(tmp_path / "hosts", ns=(1, 1))
     assert await watcher.check()
     assert src.entries > 0
+    assert source_.ENTRIES.values[()] == src.entries  # coredns_hosts_entries
+    assert source_.RELOAD_TIMESTAMP.values[()] == 1e-9
 
 
 def test_reload_zero_starts_no_watcher(tmp_path: Path) -> None:
