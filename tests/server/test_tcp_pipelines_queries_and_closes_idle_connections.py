@@ -20,6 +20,7 @@ import dns.rdatatype
 import pytest
 
 from tests import kdnsproc
+from tests.fakes import upstream
 from tests.server import helpers
 
 COREFILE = """\
@@ -79,6 +80,27 @@ def test_queries_split_at_arbitrary_bytes_are_all_answered(server: kdnsproc.Serv
             time.sleep(0.001)
         raw = helpers.read_frames(sock, len(queries), timeout=10)
     check_replies(queries, raw)
+
+
+def test_a_slow_answer_does_not_hold_back_later_ones() -> None:
+    """RFC 7766 6.2.1.1: replies go out as they complete, so a slow upstream answer comes last."""
+    with upstream.running(delay=0.6) as up:
+        corefile = (
+            f"slow.test {{\n    forward . 127.0.0.1:{up.port}\n}}\nfast.test {{\n    whoami\n}}\n"
+        )
+        with helpers.serve(corefile) as srv, helpers.tcp_connect(srv.port) as sock:
+            slow = helpers.make_query("x.slow.test.", "A", qid=1)
+            fast = [helpers.make_query(f"f{n}.fast.test.", "A", qid=n) for n in (2, 3, 4)]
+            started = time.monotonic()
+            sock.sendall(b"".join(helpers.frame(q.to_wire()) for q in [slow, *fast]))
+            early = helpers.read_frames(sock, 3, timeout=0.4)
+            early_ids = [dns.message.from_wire(r).id for r in early]
+            assert early_ids == [2, 3, 4], f"after {time.monotonic() - started:.2f}s: {early_ids}"
+            (late,) = helpers.read_frames(sock, 1, timeout=3)
+            reply = dns.message.from_wire(late)
+            assert reply.id == 1
+            assert reply.rcode() == dns.rcode.NOERROR and reply.answer
+            assert time.monotonic() - started >= 0.5
 
 
 def test_dig_keepopen_sends_several_queries_on_one_connection(
