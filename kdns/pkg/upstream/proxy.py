@@ -31,6 +31,7 @@ class Proxy:
         self.fails = 0
         self.pools = {transport.TCP: transport.Pool(expire), transport.TLS: transport.Pool(expire)}
         self.health = health.Checker(self, health_options or health.HealthOptions())
+        self.closed = False
 
     def __repr__(self) -> str:
         scheme = "tls://" if self.tls is not None else ""
@@ -43,7 +44,8 @@ class Proxy:
 
     def healthcheck(self) -> None:
         """A query failed: check this upstream until it answers again."""
-        self.health.kick()
+        if not self.closed:
+            self.health.kick()
 
     async def exchange(self, template: bytes, *, proto: str, timeout: float) -> transport.Reply:
         """Send the query ``template`` (no ID) over ``proto`` (TLS upstreams always use TLS).
@@ -97,7 +99,8 @@ class Proxy:
             return reply
 
     def close(self) -> None:
-        """Stop health checks and close pooled connections."""
+        """Stop health checks and close pooled connections (the configuration was unloaded)."""
+        self.closed = True
         self.health.stop()
         for pool in self.pools.values():
             pool.close()

@@ -207,6 +207,7 @@ class Pool:
         self.expire = expire
         self._idle: list[StreamConn] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._closed = False
 
     def __len__(self) -> int:
         return len(self._idle)
@@ -222,7 +223,8 @@ class Pool:
         return None
 
     def put(self, conn: StreamConn) -> None:
-        if self.expire <= 0 or conn.closed:
+        # A query still in flight when its configuration was unloaded hands back to a closed pool.
+        if self._closed or self.expire <= 0 or conn.closed:
             conn.close()
             return
         conn.used = time.monotonic()
@@ -248,6 +250,7 @@ class Pool:
             self._timer = loop.call_later(max(wait, 0.05), self._sweep)
 
     def close(self) -> None:
+        self._closed = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
