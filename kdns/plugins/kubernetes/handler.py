@@ -9,6 +9,7 @@ are resolved through the server's own chain.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import dnslib
 
@@ -18,6 +19,9 @@ from kdns.pkg.fall import Fall
 from kdns.plugins.kubernetes import answers
 from kdns.records import kubernetes as records
 from kdns.request import Request
+
+if TYPE_CHECKING:
+    from kdns.plugins.kubernetes import setup
 
 log = logging.getLogger("kdns.plugin.kubernetes")
 
@@ -34,8 +38,11 @@ class Kubernetes:
         synthesizer: records.Synthesizer,
         fall: Fall,
         cache: answers.Answers | None = None,
+        options: setup.Options | None = None,
     ) -> None:
         self.next = next
+        #: The parsed directive (``setup.Options``), when built from a Corefile.
+        self.options = options
         self.synth = synthesizer
         self.store = synthesizer.store
         self.fall = fall

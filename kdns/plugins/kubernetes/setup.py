@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 
@@ -51,13 +52,25 @@ def _local_addresses(c: config.Controller) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def setup(d: corefile.Directive, c: config.Controller) -> None:
-    c.once_per_block()
+@dataclasses.dataclass(frozen=True, slots=True)
+class Options:
+    """Everything the directive says, parsed: what to watch, how to answer, when to pass on."""
+
+    kube: kcontroller.KubeOptions
+    settings: records.Settings
+    fallthrough: fall.Fall
+    #: Seconds startup waits for the first sync before serving anyway.
+    startup_timeout: float
+
+
+def parse(d: corefile.Directive, c: config.Controller) -> Options:
+    """Read ``kubernetes [ZONES...] { ... }``; errors carry the offending line."""
     zones = _zones(d, c)
     kube: dict[str, object] = {}
     settings: dict[str, object] = {}
     falls = fall.ZERO
     startup_timeout = STARTUP_TIMEOUT
+    selectors: dict[str, corefile.Directive] = {}
     for o in d.block:
         name = o.name
         if name == "endpoint":
@@ -71,10 +84,12 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
             kube["context"] = args[1] if len(args) == 2 else None
         elif name == "namespaces":
             kube["namespaces"] = frozenset(o.expect_args(1))
+            selectors[name] = o
         elif name == "labels":
             kube["labels"] = " ".join(o.expect_args(1))
         elif name == "namespace_labels":
             kube["namespace_labels"] = " ".join(o.expect_args(1))
+            selectors[name] = o
         elif name == "pods":
             (mode,) = o.expect_args(1, 1)
             if mode not in _PODS:
@@ -110,23 +125,69 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
             o.expect_args(1, 1)
         else:
             raise o.unknown_property()
-    if kube.get("namespaces") and kube.get("namespace_labels"):
-        raise d.error("namespaces and namespace_labels cannot both be set")
-    options = kcontroller.KubeOptions(**kube)  # type: ignore[arg-type]
-    synth_settings = records.Settings(
-        zones=zones,
-        local_addresses=_local_addresses(c),
-        **settings,  # type: ignore[arg-type]
+    if len(selectors) == 2:
+        # Reported on whichever of the two lines comes second.
+        last = max(selectors.values(), key=lambda o: o.line)
+        raise last.error("namespaces and namespace_labels cannot both be set")
+    return Options(
+        kube=kcontroller.KubeOptions(**kube),  # type: ignore[arg-type]
+        settings=records.Settings(
+            zones=zones,
+            local_addresses=_local_addresses(c),
+            **settings,  # type: ignore[arg-type]
+        ),
+        fallthrough=falls,
+        startup_timeout=startup_timeout,
     )
-    ctl = kcontroller.Controller(options)
-    synthesizer = records.Synthesizer(ctl.store, synth_settings)
+
+
+class _Caches:
+    """The Kubernetes caches of one loaded configuration, one per distinct set of watch options.
+
+    A server block with keys on several ports is set up once per port, and several blocks may
+    watch the same objects: they share one cache (one set of watches) instead of each listing
+    and watching the cluster again. Readiness waits for every cache.
+    """
+
+    def __init__(self) -> None:
+        self.controllers: dict[kcontroller.KubeOptions, kcontroller.Controller] = {}
+
+    def ready(self) -> bool:
+        return all(ctl.ready() for ctl in self.controllers.values())
+
+
+def setup(d: corefile.Directive, c: config.Controller) -> None:
+    c.once_per_block()
+    options = parse(d, c)
+    caches = c.shared("kubernetes", _Caches)
+    ctl = caches.controllers.get(options.kube)
+    if ctl is None:
+        ctl = caches.controllers[options.kube] = kcontroller.Controller(options.kube)
+        c.on_startup(_starter(ctl, options.startup_timeout))
+        c.on_cleanup(ctl.stop)
+    synthesizer = records.Synthesizer(ctl.store, options.settings)
     handlers: list[Kubernetes] = []
 
     def factory(next: object) -> Kubernetes:
-        handler = Kubernetes(next, synthesizer=synthesizer, fall=falls)  # type: ignore[arg-type]
+        handler = Kubernetes(
+            next,  # type: ignore[arg-type]
+            synthesizer=synthesizer,
+            fall=options.fallthrough,
+            options=options,
+        )
         handlers.append(handler)
         return handler
 
+    async def close() -> None:
+        for handler in handlers:
+            handler.close()
+
+    c.add_plugin(factory)
+    c.register_readiness("kubernetes", caches.ready)
+    c.on_cleanup(close)
+
+
+def _starter(ctl: kcontroller.Controller, startup_timeout: float) -> config.Hook:
     async def start() -> None:
         await ctl.start()
         if not await ctl.wait_ready(startup_timeout):
@@ -135,12 +196,4 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
                 "(cluster names get SERVFAIL until synced)"
             )
 
-    async def stop() -> None:
-        for handler in handlers:
-            handler.close()
-        await ctl.stop()
-
-    c.add_plugin(factory)
-    c.register_readiness("kubernetes", ctl.ready)
-    c.on_startup(start)
-    c.on_cleanup(stop)
+    return start
