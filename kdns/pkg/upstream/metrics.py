@@ -23,7 +23,7 @@ class ProxyMetrics:
 
     def __init__(self) -> None:
         self.requests: collections.Counter[tuple[str, str, str]] = collections.Counter()
-        self.request_seconds: collections.Counter[tuple[str, str, str]] = collections.Counter()
+        self.request_seconds: dict[tuple[str, str, str], float] = collections.defaultdict(float)
         self.healthcheck_failures: collections.Counter[tuple[str, str]] = collections.Counter()
         self.conn_cache_hits: collections.Counter[tuple[str, str, str]] = collections.Counter()
         self.conn_cache_misses: collections.Counter[tuple[str, str, str]] = collections.Counter()

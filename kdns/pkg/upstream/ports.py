@@ -70,9 +70,9 @@ class SourcePorts:
             self._remember(port)
             return port
         sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        self._remember(port)
-        return port
+        chosen: int = sock.getsockname()[1]
+        self._remember(chosen)
+        return chosen
 
 
 #: The process-wide picker: the "recently used" window must span every upstream.

@@ -211,9 +211,15 @@ def _option(option: corefile.Directive, options: Options) -> Options:
             except ValueError as err:
                 raise option.error(str(err)) from None
         return replace(options, ignored=tuple(zones))
-    if name in ("force_tcp", "prefer_udp", "failfast_all_unhealthy_upstreams"):
+    if name == "force_tcp":
         option.expect_args(0, 0)
-        return replace(options, **{name: True})
+        return replace(options, force_tcp=True)
+    if name == "prefer_udp":
+        option.expect_args(0, 0)
+        return replace(options, prefer_udp=True)
+    if name == "failfast_all_unhealthy_upstreams":
+        option.expect_args(0, 0)
+        return replace(options, failfast_all_unhealthy_upstreams=True)
     if name == "expire":
         (text,) = option.expect_args(1, 1)
         return replace(options, expire=_duration(option, text))

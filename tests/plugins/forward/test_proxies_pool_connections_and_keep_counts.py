@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import dns.message
 import pytest
 
-from kdns import config, corefile, wire
+from kdns import config, corefile, plugin, wire
 from kdns.pkg.upstream import errors, health, message, ports, transport
 from kdns.pkg.upstream.metrics import METRICS
 from kdns.pkg.upstream.proxy import Proxy
@@ -137,8 +137,8 @@ async def test_max_concurrent_rejects_are_counted_and_not_cached_errors(
     )
     before = forward_metrics.METRICS.max_concurrent_rejects
     results = await asyncio.gather(
-        *(server.handler.serve(request(f"n{i}.example.")) for i in range(5))
-    )  # type: ignore[misc]
+        *(plugin.resolve(server.handler.serve(request(f"n{i}.example."))) for i in range(5))
+    )
     refused = [a for a in results if a.rcode == wire.REFUSED]
     assert len(refused) == 3
     assert all(a.body is None for a in refused), "an error the server writes: nothing to cache"
@@ -155,6 +155,6 @@ async def test_all_down_counts_healthcheck_broken() -> None:
     proxy = server.handler.proxies[0]  # type: ignore[attr-defined]
     proxy.fails = 2
     before = forward_metrics.METRICS.healthcheck_broken
-    answer = await server.handler.serve(request("x.example."))  # type: ignore[misc]
+    answer = await plugin.resolve(server.handler.serve(request("x.example.")))
     assert (answer.rcode, answer.error) == (wire.SERVFAIL, "no healthy proxies")
     assert forward_metrics.METRICS.healthcheck_broken == before + 1

@@ -33,7 +33,9 @@ def reply_to(template: bytes, qid: int, **records: list[str]) -> dns.message.Mes
     reply = dns.message.make_response(query, recursion_available=True)
     for section, texts in records.items():
         for text in texts:
-            getattr(reply, section).append(dns.rrset.from_text(*text.split(maxsplit=4)))
+            name, ttl, rdclass, rdtype, rdata = text.split(maxsplit=4)
+            rrset = dns.rrset.from_text(name, int(ttl), rdclass, rdtype, rdata)
+            getattr(reply, section).append(rrset)
     return reply
 
 
@@ -127,7 +129,7 @@ def test_servfail_and_nxdomain_pass_through_as_replies() -> None:
     template = message.from_client(client_query())
     for code in (wire.SERVFAIL, wire.NXDOMAIN, wire.REFUSED):
         reply = reply_to(template, 1)
-        reply.set_rcode(code)
+        reply.set_rcode(dns.rcode.Rcode(code))
         answer = message.to_answer(reply.to_wire())
         assert answer.rcode == code
         assert answer.body == b"", "a written reply, not an error for the server to write"
