@@ -1,9 +1,11 @@
 """Round robin over pre-rendered answers: each reply is the next variant of its answer.
 
 The plan of an answer (``plan.build``) is made the first time the answer passes and kept in a
-bounded memo keyed by the answer's identity, holding the answer itself so that its id cannot be
-reused while the entry lives. Later queries cost a dict lookup and, once per variant, one join
-of record bytes. As CoreDNS, only NOERROR replies are reordered, and never zone transfers.
+memo keyed by the answer's identity, holding the answer itself so that its id cannot be reused
+while the entry lives. Later queries cost a dict lookup and, once per variant, one join of
+record bytes. The memo is bounded in entries and in bytes: an entry is charged for every variant
+it may build, and the oldest entries go first. As CoreDNS, only NOERROR replies are reordered,
+and never zone transfers.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from kdns.request import Request
 
 #: Answers whose plans are remembered; the oldest is forgotten first.
 MEMO_SIZE = 4096
+#: Bytes of variants the memo may hold at most (each entry counts as if all were built).
+MEMO_BYTES = 16 << 20
 
 _TRANSFERS = (251, 252)  # IXFR, AXFR
 
@@ -29,11 +33,15 @@ class LoadBalance:
         *,
         prefer: Sequence[plan_.Network] = (),
         memo_size: int = MEMO_SIZE,
+        memo_bytes: int = MEMO_BYTES,
     ) -> None:
         self.next = next
         self.prefer = tuple(prefer)
         self.memo_size = memo_size
-        self._memo: dict[int, tuple[wire.Answer, plan_.Plan | None]] = {}
+        self.memo_bytes = memo_bytes
+        #: id(answer) -> (answer, its plan, the bytes charged for it).
+        self._memo: dict[int, tuple[wire.Answer, plan_.Plan | None, int]] = {}
+        self._charged = 0
         self._tick = 0
 
     def serve(self, req: Request) -> plugin.Result:
@@ -51,16 +59,25 @@ class LoadBalance:
             or req.qtype in _TRANSFERS
         ):
             return answer
-        memo = self._memo
-        found = memo.get(id(answer))
+        found = self._memo.get(id(answer))
         if found is not None and found[0] is answer:
             plan = found[1]
         else:
             plan = plan_.build(answer, question=req.key, prefer=self.prefer)
-            memo[id(answer)] = (answer, plan)
-            if len(memo) > self.memo_size:
-                del memo[next(iter(memo))]
+            self._remember(answer, plan)
         if plan is None:
             return answer
         self._tick += 1
         return plan.variant(self._tick)
+
+    def _remember(self, answer: wire.Answer, plan: plan_.Plan | None) -> None:
+        memo = self._memo
+        old = memo.pop(id(answer), None)  # an answer that died and left its id to this one
+        if old is not None:
+            self._charged -= old[2]
+        cost = 64 + (len(answer.body or b"") * plan.count if plan is not None else 0)
+        memo[id(answer)] = (answer, plan, cost)
+        self._charged += cost
+        while len(memo) > 1 and (len(memo) > self.memo_size or self._charged > self.memo_bytes):
+            oldest = next(iter(memo))
+            self._charged -= memo.pop(oldest)[2]

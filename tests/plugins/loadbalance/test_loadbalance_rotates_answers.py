@@ -182,7 +182,18 @@ def test_memo_forgets_the_oldest_answers() -> None:
     for _ in range(5):
         serve(lb)
     assert len(lb._memo) == 3
-    assert {id(a) for a, _ in lb._memo.values()} == {id(a) for a in answers[2:]}
+    assert {id(entry[0]) for entry in lb._memo.values()} == {id(a) for a in answers[2:]}
+
+
+def test_memo_stays_within_its_byte_budget() -> None:
+    # Each 20-record answer may build 20 variants of its body: about 20 * 320 bytes charged.
+    answers = [fakes.answer(NAME, "A", addresses(20, prefix=f"10.{i}.")) for i in range(10)]
+    it = iter(answers)
+    lb = handler.LoadBalance(fakes.Next(lambda req: next(it)), memo_bytes=20_000)
+    for _ in range(10):
+        serve(lb)
+    assert 1 <= len(lb._memo) <= 3
+    assert lb._charged <= 20_000
 
 
 async def test_answers_that_arrive_later_are_balanced() -> None:
