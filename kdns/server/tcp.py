@@ -23,6 +23,9 @@ IDLE_TIMEOUT = 10.0
 MAX_CONNECTIONS = 1000
 #: Replies pending on one connection before kdns stops reading from it.
 MAX_PENDING = 128
+#: A connection holding part of a query but sending nothing more for this long is closed:
+#: RFC 7766 says not to cut a query mid-read, but a stalled client must not pin a connection.
+MAX_STALL = 3 * IDLE_TIMEOUT
 
 
 class TCPListener:
@@ -49,7 +52,12 @@ class TCPListener:
             self._server = await loop.create_server(self._connection, sock=sock)  # type: ignore[arg-type]
         else:
             self._server = await loop.create_server(
-                self._connection, self.host or None, self.port, reuse_address=True, backlog=1024
+                self._connection,
+                self.host or None,
+                self.port,
+                reuse_address=True,
+                reuse_port=True,
+                backlog=1024,
             )
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -82,6 +90,7 @@ class _Connection(asyncio.Protocol):
         self.peer: tuple[str, int] = ("", 0)
         self.pending: set[asyncio.Task[None]] = set()
         self.idle: asyncio.TimerHandle | None = None
+        self.last_data = 0.0
         self.paused_writing = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -115,8 +124,10 @@ class _Connection(asyncio.Protocol):
         self.idle = loop.call_later(self.listener.idle_timeout, self._on_idle)
 
     def _on_idle(self) -> None:
-        # Never cut a connection with a query half read or a reply pending (RFC 7766 6.2.3).
-        if self.pending or self.buffer:
+        # Never cut a connection with a reply pending, nor one with a query half read unless
+        # the client has stalled mid-message for MAX_STALL (RFC 7766 6.2.3).
+        stalled = asyncio.get_running_loop().time() - self.last_data >= MAX_STALL
+        if self.pending or (self.buffer and not stalled):
             self._arm()
             return
         if self.transport is not None:
@@ -127,6 +138,7 @@ class _Connection(asyncio.Protocol):
             return  # aborted in connection_made (over the limit, or already reset)
         buf = self.buffer
         buf += data
+        self.last_data = asyncio.get_running_loop().time()
         self._arm()
         while len(buf) >= 2:
             (length,) = struct.unpack_from("!H", buf)

@@ -115,11 +115,6 @@ def test_blocks_on_two_ports_serve_their_own_zones(dig: str) -> None:
         assert "status: NOERROR" in result.stdout, result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kdns opens a TCP listener per address without SO_REUSEPORT, so 127.0.0.1:PORT "
-    "cannot be bound beside 0.0.0.0:PORT; CoreDNS listens with SO_REUSEPORT and serves both",
-)
 def test_a_wildcard_block_and_a_bound_block_share_a_port() -> None:
     corefile = "wild.test {\n    whoami\n}\nbound.test {\n    bind 127.0.0.1\n    whoami\n}\n"
     with helpers.serve(corefile) as srv:
