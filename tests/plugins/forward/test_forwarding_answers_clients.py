@@ -7,6 +7,7 @@ with an A record of the client's address in the additional section.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import dns.flags
@@ -158,3 +159,24 @@ def test_a_second_kdns_as_upstream() -> None:
                 assert texts[0] == "who.example. 0 IN A 127.0.0.1"
                 ports.add(texts[1].split()[-2])
             assert len(ports) == 3
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback on this host")
+def test_an_ipv6_upstream_in_brackets() -> None:
+    with FakeUpstream(host="::1") as up:
+        corefile = f".:{{port}} {{\n    forward . [::1]:{up.port}\n}}\n"
+        with support.serve(corefile) as srv:
+            assert support.addresses(support.query(srv.port, "v6.example")) == ["192.0.2.1"]
+            assert support.addresses(support.query(srv.port, "v6.example", tcp=True)) == [
+                "192.0.2.1"
+            ]
+        assert [q.transport for q in up.queries] == ["udp", "tcp"]
