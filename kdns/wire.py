@@ -373,7 +373,7 @@ class Answer:
         body: bytes | None,
         counts: tuple[int, int, int] = (0, 0, 0),
         ends: tuple[int, ...] = (),
-        flags: int = QR | AA,
+        flags: int = (QR | AA) << 8,
         error: str | None = None,
         plugin: str = "",
     ) -> None:

@@ -53,28 +53,25 @@ class UDPListener:
         assert self._sock is not None
         return self._sock.getsockname()[:2]
 
-    def open(self, sock: socket.socket | None = None) -> None:
-        """Bind (or adopt ``sock``, handed over by a reload) and start reading."""
-        if sock is None:
-            sock = _bind(self.host, self.port, pktinfo=self._pktinfo)
+    def open(self) -> None:
+        """Bind and start reading."""
+        sock = _bind(self.host, self.port, pktinfo=self._pktinfo)
         self._sock = sock
         self.port = sock.getsockname()[1]
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(sock.fileno(), self._readable)
 
-    def detach(self) -> socket.socket | None:
-        """Stop reading and give the socket away (for a reload) without closing it."""
-        sock, self._sock = self._sock, None
-        if sock is not None and self._loop is not None:
-            self._loop.remove_reader(sock.fileno())
-        return sock
-
     async def close(self) -> None:
-        sock = self.detach()
+        """Stop reading, let replies still being worked out go out (up to 5 s), then close."""
+        sock = self._sock
+        if sock is None:
+            return
+        if self._loop is not None:
+            self._loop.remove_reader(sock.fileno())
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
-        if sock is not None:
-            sock.close()
+        self._sock = None
+        sock.close()
 
     def _readable(self) -> None:
         sock = self._sock
