@@ -409,8 +409,9 @@ class FakeAPIServer:
         self.requests.append(record)
         if self.on_request is not None:
             self.on_request(record)
-        expected = f"Bearer {self.token}"
-        if self.token is not None and request.headers.get("Authorization") != expected:
+        # The scheme is case-insensitive (RFC 7235); the in-cluster loader sends "bearer".
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if self.token is not None and (scheme.lower() != "bearer" or given != self.token):
             return _json(401, _status(401, "Unauthorized", "Unauthorized"))
         parts = [p for p in request.path.split("/") if p]
         if request.path == "/version":
