@@ -384,7 +384,8 @@ def build(
     if settings.get("pods") == "verified":
         watched.append("pods")
     clock = Clock()
-    cache = store.Store(watched=watched, namespaces=namespaces, clock=clock)
+    exposed = list(namespaces) if namespaces is not None else None
+    cache = store.Store(watched=watched, namespaces=exposed, clock=clock)
     for kind in ("namespaces", "services", "endpointslices", "pods"):
         if kind not in watched:
             continue

@@ -8,7 +8,7 @@ import pytest
 
 from kdns import config, corefile
 from kdns.errors import CorefileError
-from kdns.kube import controller
+from kdns.kube import controller, store
 from kdns.pkg import fall
 from kdns.plugins.kubernetes import setup
 from kdns.plugins.kubernetes.handler import Kubernetes
@@ -170,10 +170,11 @@ def test_blocks_watching_alike_share_one_cache() -> None:
     assert list(loaded.hooks.readiness) == ["kubernetes"]
     ready = loaded.hooks.readiness["kubernetes"]
     assert not ready()
-    for kind in ("services", "endpointslices", "namespaces"):
-        first.store.sink(kind).mark_synced()
+    for kind in store.KINDS:
+        if kind != "pods":
+            first.store.sink(kind).mark_synced()
     assert not ready()  # the pods-verified cache is still waiting
-    for kind in ("services", "endpointslices", "namespaces", "pods"):
+    for kind in store.KINDS:
         fourth.store.sink(kind).mark_synced()
     assert ready()
 
