@@ -736,9 +736,15 @@ def measure(
         if max_run is None or r.qps > max_run.qps:
             max_run = r
     assert max_run is not None
-    if args.quiet_wait:
-        wait_quiet(args.quiet_wait)
-    fixed = run(seconds=args.duration, clients=1, outstanding=200, rate=args.rate, verbose=True)
+    # Of repeated fixed-rate runs, keep the one least disturbed by other work on CPU 0.
+    fixed: PerfRun | None = None
+    for _ in range(args.repeat):
+        if args.quiet_wait:
+            wait_quiet(args.quiet_wait)
+        r = run(seconds=args.duration, clients=1, outstanding=200, rate=args.rate, verbose=True)
+        if fixed is None or r.other_load(SERVER_CPU) < fixed.other_load(SERVER_CPU):
+            fixed = r
+    assert fixed is not None
     for label, r in (("max", max_run), ("fixed", fixed)):
         pct = r.rcode_pct(mix.rcode)
         if pct < 99.9:
@@ -748,8 +754,9 @@ def measure(
             f"fixed-rate run reached {fixed.qps:.0f} qps, not {args.rate}: "
             "the server (or client) cannot keep up, latencies are queueing delay"
         )
+    path = mix.path if server.spec.kind == "kdns" else "unbound: static local-zone data"
     return MixResult(
-        server.spec.name, mix.name, mix.path, max_run, best, sweep, fixed, args.rate, problems
+        server.spec.name, mix.name, path, max_run, best, sweep, fixed, args.rate, problems
     )
 
 
@@ -1008,7 +1015,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--sweep", type=float, default=2.0, help="seconds per -c/-q sweep step (0: no sweep)"
     )
-    p.add_argument("--repeat", type=int, default=1, help="max-qps runs per mix; the best is kept")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="max-qps and fixed-rate runs per mix: the best max qps is kept, and the fixed-rate "
+        "run with the least other load on CPU 0",
+    )
     p.add_argument(
         "--rate", type=int, default=10_000, help="qps of the fixed-rate (latency, CPU) run"
     )
