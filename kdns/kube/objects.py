@@ -278,7 +278,8 @@ def _to_endpoint(raw: RawEndpoint) -> Endpoint:
     conditions = raw.get("conditions") or {}
     ref = raw.get("targetRef") or {}
     return Endpoint(
-        addresses=tuple(raw.get("addresses") or ()),
+        # Anything but strings here is a malformed object; skip it rather than poison lookups.
+        addresses=tuple(a for a in raw.get("addresses") or () if isinstance(a, str)),
         ready=conditions.get("ready") is not False,
         hostname=raw.get("hostname") or "",
         pod_name=(ref.get("name") or "") if ref.get("kind") == "Pod" else "",
