@@ -99,3 +99,22 @@ def test_known_query_mix_gives_exact_counts() -> None:
         and 'type="A"' in line
     ]
     assert buckets[:-1] == TIME_BUCKETS and buckets[-1] == "+Inf"
+
+
+def test_forward_metrics_have_coredns_names() -> None:
+    metrics_port = kdnsproc.free_port()
+    upstream = ".:{port} {\n    bind 127.0.0.1\n    whoami\n}\n"
+    with helpers.serve(upstream) as up:
+        corefile = (
+            f".:{{port}} {{\n    bind 127.0.0.1\n    prometheus 127.0.0.1:{metrics_port}\n"
+            f"    forward . 127.0.0.1:{up.port} {{\n        max_concurrent 10\n    }}\n}}\n"
+        )
+        with helpers.serve(corefile) as srv:
+            for _ in range(3):
+                srv.query("a.example.", "A")
+            text = scrape(metrics_port)
+    to = f"127.0.0.1:{up.port}"
+    counts = samples(text, "coredns_proxy_request_duration_seconds_count")
+    assert counts[frozenset({("proxy_name", "forward"), ("to", to), ("rcode", "NOERROR")})] >= 3
+    assert "# TYPE coredns_forward_max_concurrent_rejects_total counter" in text
+    assert "coredns_forward_healthcheck_broken_total 0.0" in text

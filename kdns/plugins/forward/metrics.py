@@ -25,3 +25,60 @@ class ForwardMetrics:
 
 #: Process-wide, like CoreDNS's registry, so counts survive a reload of the Corefile.
 METRICS = ForwardMetrics()
+
+
+def export() -> None:
+    """Publish the forward and proxy counters under CoreDNS's names (once per process)."""
+    from kdns import metrics
+    from kdns.pkg.upstream import metrics as proxy
+
+    if getattr(export, "done", False):
+        return
+    export.done = True  # type: ignore[attr-defined]
+    duration = metrics.family(
+        "coredns_proxy_request_duration_seconds",
+        "Histogram of the time each request took.",
+        ("proxy_name", "to", "rcode"),
+        kind="histogram",
+        bounds=metrics.TIME_BUCKETS,
+    )
+    failures = metrics.family(
+        "coredns_proxy_healthcheck_failures_total",
+        "Counter of the number of failed healthchecks.",
+        ("proxy_name", "to"),
+    )
+    hits = metrics.family(
+        "coredns_proxy_conn_cache_hits_total",
+        "Counter of connection cache hits per upstream and protocol.",
+        ("proxy_name", "to", "proto"),
+    )
+    misses = metrics.family(
+        "coredns_proxy_conn_cache_misses_total",
+        "Counter of connection cache misses per upstream and protocol.",
+        ("proxy_name", "to", "proto"),
+    )
+    broken = metrics.family(
+        "coredns_forward_healthcheck_broken_total",
+        "Counter of the number of complete failures of the healthchecks.",
+        (),
+    )
+    rejects = metrics.family(
+        "coredns_forward_max_concurrent_rejects_total",
+        "Counter of the number of queries rejected because the concurrent queries were at maximum.",
+        (),
+    )
+    proxy.METRICS.observers.append(
+        lambda name, to, rcode, seconds: duration.observe((name, to, rcode), seconds)
+    )
+
+    def refresh() -> None:
+        for key, value in proxy.METRICS.healthcheck_failures.items():
+            failures.set(key, value)
+        for key, value in proxy.METRICS.conn_cache_hits.items():
+            hits.set(key, value)
+        for key, value in proxy.METRICS.conn_cache_misses.items():
+            misses.set(key, value)
+        broken.set((), METRICS.healthcheck_broken)
+        rejects.set((), METRICS.max_concurrent_rejects)
+
+    metrics.on_collect(refresh)

@@ -16,6 +16,7 @@ from kdns import config, corefile, wire
 from kdns.pkg import duration, fall, resolvconf
 from kdns.pkg.upstream import health, transport
 from kdns.pkg.upstream.proxy import Proxy
+from kdns.plugins.forward import metrics as forward_metrics
 from kdns.plugins.forward import policy
 from kdns.plugins.forward.handler import Forward
 
@@ -83,6 +84,7 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
     c.once_per_block()
     options = parse(d)
     proxies = build_proxies(options, d)
+    forward_metrics.export()
     c.add_plugin(lambda next: Forward(next, options, proxies, policy.named(options.policy)))
 
     async def close() -> None:
