@@ -18,6 +18,7 @@ timestamps).
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import sys
 from typing import Literal, TypedDict
 
@@ -317,3 +318,18 @@ def to_pod(raw: RawPod) -> Pod:
 def to_namespace(raw: RawNamespace) -> Namespace:
     meta = raw.get("metadata") or {}
     return Namespace(name=_intern(meta.get("name") or ""))
+
+
+TRIGGER_TIME_ANNOTATION = "endpoints.kubernetes.io/last-change-trigger-time"
+
+
+def trigger_time(raw: RawObject) -> float | None:
+    """The slice's last-change-trigger-time annotation as Unix time, or None."""
+    meta = raw.get("metadata") or {}
+    text = (meta.get("annotations") or {}).get(TRIGGER_TIME_ANNOTATION)
+    if not text:
+        return None
+    try:
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

@@ -163,6 +163,9 @@ class Store:
         self._pods: dict[objects.Key, objects.Pod] = {}
         self._pods_by_ip: dict[str, tuple[objects.Pod, ...]] = {}
         self._namespaces: set[str] = set()
+        #: Called with (namespace, service, Unix time) when a slice carrying the
+        #: ``endpoints.kubernetes.io/last-change-trigger-time`` annotation has been applied.
+        self.on_trigger_time: Callable[[str, str, float], None] | None = None
 
     # --- readiness and notification ----------------------------------------------------------
 
@@ -405,7 +408,12 @@ class _KindSink:
         if self._kind == "services":
             store.put_service(objects.to_service(cast(objects.RawService, raw)))
         elif self._kind == "endpointslices":
-            store.put_endpoint_slice(objects.to_endpoint_slice(cast(objects.RawEndpointSlice, raw)))
+            eps = objects.to_endpoint_slice(cast(objects.RawEndpointSlice, raw))
+            store.put_endpoint_slice(eps)
+            if store.on_trigger_time is not None:
+                trigger = objects.trigger_time(raw)
+                if trigger is not None:
+                    store.on_trigger_time(eps.namespace, eps.service, trigger)
         elif self._kind == "pods":
             store.put_pod(objects.to_pod(cast(objects.RawPod, raw)))
         else:

@@ -10,6 +10,7 @@ from kdns import config, corefile
 from kdns.kube import controller as kcontroller
 from kdns.pkg import duration, fall
 from kdns.plugins.bind import interfaces
+from kdns.plugins.kubernetes import programming
 from kdns.plugins.kubernetes.handler import Kubernetes
 from kdns.records import kubernetes as records
 from kdns.records import reverse
@@ -163,6 +164,7 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
     ctl = caches.controllers.get(options.kube)
     if ctl is None:
         ctl = caches.controllers[options.kube] = kcontroller.Controller(options.kube)
+        ctl.store.on_trigger_time = programming.recorder(ctl.store)
         c.on_startup(_starter(ctl, options.startup_timeout))
         c.on_cleanup(ctl.stop)
     synthesizer = records.Synthesizer(ctl.store, options.settings)
