@@ -7,6 +7,11 @@ name that lacks them (the types clients ask for most, Happy Eyeballs asking both
 else (NXDOMAIN, wildcard expansions, other types) is computed on its first query and kept in
 ``memo``, an LRU bounded to ``memo_size`` entries, so a flood of random names costs a bounded
 amount of memory. A reload builds a new ``Table`` and swaps it in whole.
+
+A miss is decided on wire names (no dnslib objects), and the answers a random name can get are
+templates: NXDOMAIN and NODATA carry only the zone's SOA, owned by a pointer to the zone's labels
+inside the question, and a wildcard expansion's records are owned by the question (0xC00C), so
+one rendering per zone (or wildcard and type) and name length serves every name of that length.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from kdns.plugins.records import lookup, zonedata
 
 #: Default bound of the miss memo.
 MEMO_SIZE = 10_000
+#: Bound of the wildcard templates (one per wildcard, type and name length asked).
+TEMPLATE_SIZE = 4096
 #: Types whose NODATA answers are rendered up front at every name.
 EAGER_NODATA = (zonedata.A, zonedata.AAAA)
 #: Types answered up front at a CNAME (besides CNAME itself).
@@ -40,7 +47,7 @@ _QTYPE_IN = struct.Struct("!HH")
 class Table:
     """Every answer of one load of the files, rendered or on its way to being."""
 
-    __slots__ = ("fall", "hits", "index", "memo", "memo_size", "nodata")
+    __slots__ = ("fall", "hits", "index", "memo", "memo_size", "nodata", "nxdomain", "wildcards")
 
     def __init__(
         self,
@@ -53,9 +60,18 @@ class Table:
         self.fall = fall
         self.memo_size = memo_size
         self.memo: OrderedDict[bytes, wire.Answer] = OrderedDict()
-        #: NODATA per existing name: it does not depend on the type asked (the question's
-        #: type follows its name, so every compression pointer stays put), so one per name.
-        self.nodata: dict[bytes, wire.Answer] = {}
+        #: NODATA and NXDOMAIN templates by (zone origin, length of the wire qname): the body
+        #: is the zone's SOA, its owner a pointer to the zone's labels inside the question, so
+        #: it depends neither on the name beyond its length nor on the type asked. At most one
+        #: of each per zone and name length (255), however many names are asked.
+        self.nodata: dict[tuple[bytes, int], wire.Answer] = {}
+        self.nxdomain: dict[tuple[bytes, int], wire.Answer] = {}
+        #: Wildcard expansions by (wildcard's parent, type, length of the wire qname): the owner
+        #: is the question (pointer 0xC00C), so one rendering serves every name of that length
+        #: the wildcard covers; with the CNAME targets of the answer (a name among them gets its
+        #: own rendering: its chain stops earlier). An LRU of ``TEMPLATE_SIZE`` entries.
+        self.wildcards: OrderedDict[tuple[bytes, int, int], tuple[wire.Answer, frozenset[bytes]]]
+        self.wildcards = OrderedDict()
         self.hits: dict[bytes, wire.Answer] = {}
         self._prerender()
 
@@ -98,26 +114,142 @@ class Table:
         return answer
 
     def compute(self, zone: zonedata.Zone, qname: bytes, qtype: int) -> wire.Answer:
+        """``lookup.resolve``'s answer, decided on wire names: negative answers and wildcard
+        expansions come from templates; the rest (CNAMEs, ANY, types a name has that were not
+        pre-rendered) is resolved and rendered."""
         if qtype in _TRANSFERS:
             return REFUSED
-        result = lookup.resolve(self.index, zone, qname, qtype)
-        if result.name_error and self.fall.through(qname):
-            return NEXT
-        if (
-            result.rcode == wire.NOERROR
-            and not result.answer
-            and qname in zone.nodes
-            and not result.additional
-        ):
-            return self._nodata(zone, qname)
-        return render_result(qname, qtype, result)
+        nodes = zone.nodes
+        node = nodes.get(qname)
+        if node is None:
+            # RFC 4592: the closest encloser's wildcard, if any (the origin is always a node).
+            encloser = qname[qname[0] + 1 :]
+            while encloser not in nodes:
+                encloser = encloser[encloser[0] + 1 :]
+            wild = nodes.get(b"\x01*" + encloser)
+            if wild is None:
+                if self.fall.through(qname):
+                    return NEXT
+                return self._nxdomain(zone, qname)
+            return self._wildcard(zone, encloser, wild, qname, qtype)
+        if zonedata.CNAME not in node or qtype == zonedata.CNAME:
+            if qtype == lookup.ANY:
+                if not node:
+                    return self._nodata(zone, qname)
+            elif qtype not in node:
+                return self._nodata(zone, qname)
+        return render_result(qname, qtype, lookup.resolve(self.index, zone, qname, qtype))
 
-    def _nodata(self, zone: zonedata.Zone, name: bytes) -> wire.Answer:
-        answer = self.nodata.get(name)
+    def _nodata(self, zone: zonedata.Zone, qname: bytes) -> wire.Answer:
+        """NODATA for ``qname`` in ``zone``: the template for its length."""
+        answer = self.nodata.get((zone.origin, len(qname)))
         if answer is None:
-            result = lookup.Result(wire.NOERROR, authority=(zone.negative_soa(),))
-            answer = self.nodata[name] = render_result(name, zonedata.A, result)
+            answer = self._negative(self.nodata, zone, wire.NOERROR, qname)
         return answer
+
+    def _nxdomain(self, zone: zonedata.Zone, qname: bytes) -> wire.Answer:
+        """NXDOMAIN for ``qname`` in ``zone``: the template for its length."""
+        answer = self.nxdomain.get((zone.origin, len(qname)))
+        if answer is None:
+            answer = self._negative(self.nxdomain, zone, wire.NXDOMAIN, qname)
+        return answer
+
+    @staticmethod
+    def _negative(
+        templates: dict[tuple[bytes, int], wire.Answer],
+        zone: zonedata.Zone,
+        rcode: int,
+        qname: bytes,
+    ) -> wire.Answer:
+        result = lookup.Result(rcode, authority=(zone.negative_soa(),))
+        answer = render_template(qname, zonedata.A, result, zone.origin)
+        templates[zone.origin, len(qname)] = answer
+        return answer
+
+    def _wildcard(
+        self,
+        zone: zonedata.Zone,
+        encloser: bytes,
+        wild: dict[int, zonedata.RRset],
+        qname: bytes,
+        qtype: int,
+    ) -> wire.Answer:
+        """``qname`` (which does not exist) as ``*.<encloser>`` answers it."""
+        if zonedata.CNAME not in wild or qtype == zonedata.CNAME:
+            if qtype == lookup.ANY:
+                if not wild:
+                    return self._nodata(zone, qname)
+            elif qtype not in wild:
+                return self._nodata(zone, qname)
+        key = (encloser, qtype, len(qname))
+        templates = self.wildcards
+        found = templates.get(key)
+        if found is not None:
+            answer, targets = found
+            if qname not in targets:
+                templates.move_to_end(key)
+                return answer
+        result = lookup.resolve(self.index, zone, qname, qtype)
+        # A CNAME chain stops at a target already seen, the query name among them: the answer
+        # is the same for every name of this length but those the chain names.
+        targets = frozenset(
+            _wire_name(rr.rdata.label.label) for rr in result.answer if rr.rtype == zonedata.CNAME
+        )
+        if qname in targets:
+            return render_result(qname, qtype, result)
+        answer = render_template(qname, qtype, result, encloser)
+        if found is None:
+            templates[key] = (answer, targets)
+            if len(templates) > TEMPLATE_SIZE:
+                templates.popitem(last=False)
+        return answer
+
+
+def render_template(qname: bytes, qtype: int, result: lookup.Result, shared: bytes) -> wire.Answer:
+    """``result`` rendered for every query whose name has ``qname``'s length and ends in
+    ``shared`` (the zone, or a wildcard's parent), class IN.
+
+    Names compress against ``shared`` inside the question (at offset ``12 + len(qname) -
+    len(shared)`` on) and against the body, never against the rest of ``qname``; a record owned
+    by ``qname`` gets the pointer 0xC00C, which reads as the name each client asked for.
+    """
+    buf = dnslib.DNSBuffer()
+    buf.append(b"\x00" * wire.HEADER_LEN)
+    buf.append(qname)
+    buf.pack("!HH", qtype, wire.CLASS_IN)
+    start = buf.offset
+    names = buf.names
+    offset = wire.HEADER_LEN + len(qname) - len(shared)
+    suffix = zonedata.labels(shared)
+    while suffix:
+        names[tuple(suffix)] = offset
+        offset += len(suffix.pop(0)) + 1
+    owner = tuple(zonedata.labels(qname))
+    ends: list[int] = []
+    counts = []
+    for section in (result.answer, result.authority, result.additional):
+        for rr in section:
+            if rr.rname.label == owner:
+                buf.append(b"\xc0\x0c")
+            else:
+                buf.encode_name(rr.rname)
+            buf.pack("!HHIH", rr.rtype, rr.rclass, rr.ttl, 0)
+            rdata = buf.offset
+            rr.rdata.pack(buf)
+            buf.update(rdata - 2, "!H", buf.offset - rdata)
+            ends.append(buf.offset - start)
+        counts.append(len(section))
+    return wire.Answer(
+        rcode=result.rcode,
+        body=bytes(buf.data[start:]),
+        counts=(counts[0], counts[1], counts[2]),
+        ends=tuple(ends),
+        flags=(wire.QR | wire.AA) << 8,
+    )
+
+
+def _wire_name(labels: tuple[bytes, ...]) -> bytes:
+    return b"".join(bytes((len(label),)) + label for label in labels).lower() + b"\x00"
 
 
 def render_result(qname: bytes, qtype: int, result: lookup.Result) -> wire.Answer:
