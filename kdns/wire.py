@@ -254,12 +254,20 @@ class Query:
             raise Reject(error_reply(data, NOTIMP), NOTIMP)
         if qdcount != 1 or ancount > 1 or nscount > 1 or arcount > 2:
             raise Reject(error_reply(data, FORMERR), FORMERR)
+        # read_name_end, inlined: this runs for every query.
+        offset = HEADER_LEN
         try:
-            name_end = read_name_end(data, HEADER_LEN)
-        except ValueError:
+            length = data[offset]
+            while length:
+                if length > 63:
+                    raise IndexError
+                offset += length + 1
+                length = data[offset]
+        except IndexError:
             raise Reject(error_reply(data, FORMERR), FORMERR) from None
+        name_end = offset + 1
         question_end = name_end + 4
-        if question_end > size:
+        if question_end > size or name_end - HEADER_LEN > 255:
             raise Reject(error_reply(data, FORMERR), FORMERR)
         self.data = data
         self.name_end = name_end
@@ -355,6 +363,7 @@ class Answer:
     """
 
     __slots__ = (
+        "_heads",
         "ancount",
         "arcount",
         "body",
@@ -385,6 +394,22 @@ class Answer:
         self.error = error
         #: The plugin that wrote this reply (the ``plugin`` label of coredns_dns_responses_total).
         self.plugin = plugin
+        #: Header bytes 2-11 by (client RD/CD bits, EDNS), made on first use.
+        self._heads: dict[int, bytes] = {}
+
+    def head(self, query_flags: int, edns: bool) -> bytes:
+        """Header bytes 2-11 (flags and counts) for a client with these RD/CD bits and EDNS."""
+        key = query_flags | (0x10000 if edns else 0)
+        found = self._heads.get(key)
+        if found is None:
+            flags0 = (self.flags >> 8) | ((query_flags >> 8) & RD)
+            flags1 = ((self.flags & 0xFF) | (query_flags & CD) | (self.rcode & 0x0F)) & 0xFF
+            ar = self.arcount + (1 if edns else 0)
+            found = bytes((flags0, flags1)) + struct.pack(
+                "!HHHH", 1, self.ancount, self.nscount, ar
+            )
+            self._heads[key] = found
+        return found
 
     @classmethod
     def failure(cls, rcode: int, error: str | None = None) -> Answer:
@@ -426,19 +451,18 @@ def finalize(query: Query, answer: Answer, limit: int) -> bytes:
     body = answer.body
     if body is None:
         return query.reply_error(answer.rcode)
+    edns = query.edns
+    question_end = query.question_end
+    size = question_end + len(body) + (11 if edns else 0)
+    if size <= limit:
+        head = answer.head(((data[2] & RD) << 8) | (data[3] & CD), edns)
+        if edns:
+            return data[0:2] + head + data[HEADER_LEN:question_end] + body + query.opt
+        return data[0:2] + head + data[HEADER_LEN:question_end] + body
     flags0 = (answer.flags >> 8) | (data[2] & RD)
     flags1 = ((answer.flags & 0xFF) | (data[3] & CD) | (answer.rcode & 0x0F)) & 0xFF
     opt = query.opt
-    ar = answer.arcount + (1 if opt else 0)
-    question = data[HEADER_LEN : query.question_end]
-    size = HEADER_LEN + len(question) + len(body) + len(opt)
-    if size <= limit:
-        head = (
-            data[0:2]
-            + bytes((flags0, flags1))
-            + struct.pack("!HHHH", 1, answer.ancount, answer.nscount, ar)
-        )
-        return head + question + body + opt
+    question = data[HEADER_LEN:question_end]
     room = limit - HEADER_LEN - len(question) - len(opt)
     kept = 0
     for end in answer.ends:
