@@ -9,13 +9,13 @@ leaves the last entries in service; inline entries are always served.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 from kdns import metrics
+from kdns.pkg import poller
 from kdns.plugins.hosts import hostsfile
 from kdns.plugins.hosts.table import Table
 
@@ -106,27 +106,19 @@ class Watcher:
     def __init__(self, source: Source, interval: float) -> None:
         self.source = source
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._poller = poller.Poller(
+            self.check,
+            interval=self.interval,
+            name="hosts-reload",
+            log=log,
+            failure=f"plugin/hosts: reload of {self.source.path} failed",
+        )
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="hosts-reload")
+        await self._poller.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.check()
-            except Exception:
-                # Guarded: one surprise must not end reloading for good.
-                log.exception("plugin/hosts: reload of %s failed", self.source.path)
+        await self._poller.stop()
 
     async def check(self) -> bool:
         """One tick: True if a new table was installed."""

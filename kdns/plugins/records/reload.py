@@ -10,12 +10,12 @@ the event loop. A file that no longer loads keeps the old answers and logs
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
 
+from kdns.pkg import poller
 from kdns.plugins.records import answers, zonedata
 
 log = logging.getLogger("kdns.plugin.records")
@@ -39,31 +39,23 @@ class Watcher:
         }
         self._failed: tuple[str, ...] | None = None
         self._listeners: list[Callable[[answers.Table], None]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._poller = poller.Poller(
+            self.check,
+            interval=self.interval,
+            name="records-reload",
+            log=log,
+            failure="plugin/records: reload check failed",
+        )
 
     def subscribe(self, listener: Callable[[answers.Table], None]) -> None:
         """Call ``listener(table)`` with each table a reload builds."""
         self._listeners.append(listener)
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="records-reload")
+        await self._poller.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.check()
-            except Exception:
-                # Guarded: a surprise must not end reloading for good (kopf's guarded tasks).
-                log.exception("plugin/records: reload check failed")
+        await self._poller.stop()
 
     def _current_stats(self) -> dict[Path, tuple[int, int, int] | None]:
         out: dict[Path, tuple[int, int, int] | None] = {}
