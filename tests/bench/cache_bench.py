@@ -35,7 +35,7 @@ from pathlib import Path
 import dnslib
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import dnsperf_bench as base  # noqa: E402
+import dnsperf_bench as base
 
 HITS = base.BENCH_DIR / "queries" / "hits.txt"
 
@@ -192,8 +192,9 @@ def main(argv: list[str] | None = None) -> int:
                         base.proc_cpu_ticks(upstream.pid) - up0
                     ) / base.CLK_TCK
                     result.path = (
-                        "kdns cache 300 + forward" if spec.kind == "kdns" else
-                        "unbound forward-zone, iterator only"
+                        "kdns cache 300 + forward"
+                        if spec.kind == "kdns"
+                        else "unbound forward-zone, iterator only"
                     )
                     results.append(result)
                     rss[spec.name] = base.proc_status_kb(server.pid, "VmHWM")
