@@ -13,10 +13,33 @@ import yaml
 
 from kdns import cli, config, corefile, plugins
 from kdns.migrate import MigrationError, translate
-from tests import kdnsproc, test_corefile
+from tests import kdnsproc
 
-# kubeadm's Corefile, the one test_corefile.py parses.
-KUBEADM = test_corefile.KUBEADM
+KUBEADM = """\
+.:53 {
+    errors
+    health {
+        lameduck 5s
+    }
+    ready
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+        ttl 30
+    }
+    prometheus :9153
+    forward . /etc/resolv.conf {
+        max_concurrent 1000
+    }
+    cache 30 {
+        disable success cluster.local
+        disable denial cluster.local
+    }
+    loop
+    reload
+    loadbalance
+}
+"""
 
 
 def configmap(**data: str) -> str:
