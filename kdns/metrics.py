@@ -243,7 +243,7 @@ HEALTH_DURATION = family(
     "Histogram of the time (in seconds) each request took.",
     (),
     kind="histogram",
-    bounds=tuple(0.00025 * 2**i for i in range(16)),
+    bounds=TIME_BUCKETS,
 )
 HEALTH_FAILURES = family(
     "coredns_health_request_failures_total", "The number of times the health check failed.", ()

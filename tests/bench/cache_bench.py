@@ -69,25 +69,7 @@ def kdns_cache_spec(workdir: Path, port: int, up: int, root: Path) -> base.Serve
 
 def unbound_forwarder_spec(workdir: Path, port: int, up: int) -> base.ServerSpec:
     lines = [
-        "server:",
-        f"  interface: {base.HOST}@{port}",
-        f"  port: {port}",
-        "  do-daemonize: no",
-        "  num-threads: 1",
-        '  chroot: ""',
-        '  username: ""',
-        f'  directory: "{workdir}"',
-        '  pidfile: ""',
-        "  so-reuseport: no",
-        "  so-rcvbuf: 4m",
-        "  use-syslog: no",
-        '  logfile: ""',
-        "  verbosity: 0",
-        "  log-queries: no",
-        "  do-ip6: no",
-        "  do-tcp: yes",
-        '  module-config: "iterator"',
-        "  access-control: 127.0.0.0/8 allow",
+        *base.unbound_server_lines(workdir, port),
         "  do-not-query-localhost: no",
         '  domain-insecure: "example.test."',
         # unbound serves test. as a default static (NXDOMAIN) local zone (RFC 6761).

@@ -250,9 +250,10 @@ def load_records(path: Path) -> tuple[str, int, list[RR]]:
     return zone, ttl, rrs
 
 
-def unbound_conf(workdir: Path, port: int, zone: str, ttl: int, rrs: list[RR], soa: str) -> Path:
-    """An unbound.conf answering ``rrs`` from a static local zone on 127.0.0.1@port."""
-    lines = [
+def unbound_server_lines(workdir: Path, port: int) -> list[str]:
+    """The ``server:`` settings every unbound of the benches shares (one thread, no daemon,
+    no chroot, quiet, iterator only, loopback only)."""
+    return [
         "server:",
         f"  interface: {HOST}@{port}",
         f"  port: {port}",
@@ -272,6 +273,13 @@ def unbound_conf(workdir: Path, port: int, zone: str, ttl: int, rrs: list[RR], s
         "  do-tcp: yes",
         '  module-config: "iterator"',
         "  access-control: 127.0.0.0/8 allow",
+    ]
+
+
+def unbound_conf(workdir: Path, port: int, zone: str, ttl: int, rrs: list[RR], soa: str) -> Path:
+    """An unbound.conf answering ``rrs`` from a static local zone on 127.0.0.1@port."""
+    lines = [
+        *unbound_server_lines(workdir, port),
         f'  local-zone: "{zone}" static',
         f'  local-data: "{zone} {ttl} IN SOA {soa}"',
     ]
