@@ -41,6 +41,8 @@ PluginFactory: TypeAlias = Callable[[Handler], Handler]
 class NoNext:
     """What a plugin finds after it when it is the last of the chain."""
 
+    replay_safe = True
+
     def __init__(self, name: str) -> None:
         self.name = name
         self._answer = wire.Answer.failure(wire.SERVFAIL, f"plugin/{name}: {wire.NO_NEXT}")

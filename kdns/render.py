@@ -28,6 +28,7 @@ def answer(
     recursion_available: bool = False,
     truncated: bool = False,
     plugin: str = "",
+    static: bool = False,
 ) -> wire.Answer:
     """Render a reply to ``qname``/``qtype`` holding the given sections."""
     buf = dnslib.DNSBuffer()
@@ -58,4 +59,5 @@ def answer(
         ends=tuple(ends),
         flags=flags,
         plugin=plugin,
+        static=static,
     )

@@ -373,6 +373,7 @@ class Answer:
         "nscount",
         "plugin",
         "rcode",
+        "static",
     )
 
     def __init__(
@@ -385,6 +386,7 @@ class Answer:
         flags: int = (QR | AA) << 8,
         error: str | None = None,
         plugin: str = "",
+        static: bool = False,
     ) -> None:
         self.rcode = rcode
         self.body = body
@@ -394,6 +396,9 @@ class Answer:
         self.error = error
         #: The plugin that wrote this reply (the ``plugin`` label of coredns_dns_responses_total).
         self.plugin = plugin
+        #: The same reply for the same query bytes until its plugin calls
+        #: ``replay.invalidate()``, so the UDP listener may keep the reply (``kdns.replay``).
+        self.static = static
         #: Header bytes 2-11 by (client RD/CD bits, EDNS), made on first use.
         self._heads: dict[int, bytes] = {}
 

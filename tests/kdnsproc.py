@@ -92,10 +92,14 @@ class KdnsProcess:
 class Server:
     """A running kdns serving a Corefile on ``port`` of 127.0.0.1."""
 
-    def __init__(self, proc: KdnsProcess, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, proc: KdnsProcess, port: int, host: str = "127.0.0.1", workdir: Path | None = None
+    ) -> None:
         self.proc = proc
         self.port = port
         self.host = host
+        #: Where the Corefile and ``files`` were written (kdns's working directory).
+        self.workdir = workdir
 
     def query(
         self,
@@ -149,6 +153,6 @@ def serve(
         )
         try:
             wait_serving(host, port, proc)
-            yield Server(proc, port, host)
+            yield Server(proc, port, host, Path(tmp))
         finally:
             proc.stop()

@@ -9,18 +9,26 @@ FORMERR/NOTIMP, and a failing plugin becomes SERVFAIL.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 from kdns import metrics, wire
 from kdns.request import Request
-from kdns.server.zones import ZoneTable
+from kdns.server.zones import Route, ZoneTable
 
 log = logging.getLogger("kdns.server")
 
 Reply = bytes | None | Awaitable[bytes | None]
+#: Told about each reply built at once from a static answer of a replayable route.
+Keep = Callable[[Request, Route, wire.Answer, bytes], None]
 
 
-def handle(table: ZoneTable, data: bytes, proto: str, remote: tuple[str, int]) -> Reply:
+def handle(
+    table: ZoneTable,
+    data: bytes,
+    proto: str,
+    remote: tuple[str, int],
+    keep: Keep | None = None,
+) -> Reply:
     try:
         req = Request(data, proto, remote)
     except wire.Drop:
@@ -42,7 +50,10 @@ def handle(table: ZoneTable, data: bytes, proto: str, remote: tuple[str, int]) -
     if type(result) is wire.Answer:
         if result is wire.DROP:
             return None
-        return wire.finalize(req, result, req.size)
+        reply = wire.finalize(req, result, req.size)
+        if keep is not None and result.static and route.replay:
+            keep(req, route, result, reply)
+        return reply
     return _finish(req, result)  # type: ignore[arg-type]
 
 

@@ -55,7 +55,7 @@ class Instance:
             for host in server.listen or [""]:
                 label = server_label(server.scheme, host, server.port)
                 for zone in server.zones:
-                    route = Route(zone=zone, handler=server.handler, server=label)
+                    route = Route.of(zone, server.handler, label)
                     out.setdefault((host, server.port), []).append(route)
         return out
 

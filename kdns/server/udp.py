@@ -1,11 +1,23 @@
-"""UDP listener: reads datagrams straight off a non-blocking socket.
+"""UDP listener: replies kept for repeated queries go out from a reader thread.
 
-The socket is driven with ``loop.add_reader`` instead of a datagram transport
-for two reasons: the transport reads every datagram into a 256 KiB buffer
-(measured 3x slower), and a wildcard bind must reply from the address the query
-was sent to (IP_PKTINFO / IPV6_PKTINFO), which transports cannot do. Without
-that, a host with several addresses answers from whichever one routing picks
-and clients drop the reply as coming from an unexpected source.
+When some route of the listener may replay (``kdns.replay``: static answers of a chain
+without per-query work), a reader thread sleeps in ``recvfrom`` on the blocking socket
+and wakes once per datagram: two system calls per query, as a C server makes, where an
+event-loop reader pays an epoll wake-up plus a ``recvfrom`` ending in EAGAIN, whose
+exception alone costs several microseconds of cold Python. A query whose reply was kept
+is answered from the thread with the client's ID spliced in; any other is handed to the
+event loop (``call_soon_threadsafe``), where ``dispatch.handle`` runs the chain. The
+thread touches nothing but the socket and the listener's replay table.
+
+When nothing can replay (a ``cache``, ``log`` or ``acl`` in every block), the hand-over
+would only add a thread switch per query, so the event loop reads the socket itself
+(``add_reader``, a batch per wake-up). A reload that changes this switches the mode.
+
+Datagrams are read into one preallocated buffer (a datagram transport reads each into
+256 KiB, measured 3x slower), and on a wildcard bind the reply leaves from the address
+the query was sent to (IP_PKTINFO / IPV6_PKTINFO), which transports cannot do. Without
+that, a host with several addresses answers from whichever one routing picks and
+clients drop the reply as coming from an unexpected source.
 """
 
 from __future__ import annotations
@@ -15,21 +27,27 @@ import contextlib
 import logging
 import socket
 import struct
+import threading
+import time
 
-from kdns.request import UDP
+from kdns import replay, wire
+from kdns.request import UDP, Request
 from kdns.server import dispatch
-from kdns.server.zones import ZoneTable
+from kdns.server.zones import Route, ZoneTable
 
 log = logging.getLogger("kdns.server")
 
-#: Datagrams read per wake-up before yielding to the loop, so one busy socket
-#: cannot starve TCP clients or timers.
+#: Datagrams the event loop reads per wake-up before yielding, so one busy socket cannot
+#: starve TCP clients or timers.
 BATCH = 64
 #: Larger datagrams are cut (and then fail to parse); no DNS query is this big.
 MAX_DATAGRAM = 65535
+#: Pause after a failed read in the reader thread, so a repeating error cannot spin a core.
+READ_ERROR_PAUSE = 0.01
 _IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
 _IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
 _IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
+_NOWAIT = socket.MSG_DONTWAIT
 
 
 def is_wildcard(host: str) -> bool:
@@ -38,20 +56,41 @@ def is_wildcard(host: str) -> bool:
 
 class UDPListener:
     def __init__(self, table: ZoneTable, host: str, port: int) -> None:
-        self.table = table
+        self._table = table
         self.host = host
         self.port = port
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: The reader thread and the event that asks it to stop, while one runs.
+        self._reader: tuple[threading.Thread, threading.Event] | None = None
+        self._stopped: list[threading.Thread] = []
+        self._loop_reading = False
         self._pktinfo = is_wildcard(host)
-        self._buf = bytearray(MAX_DATAGRAM)
-        self._view = memoryview(self._buf)
+        self._view = memoryview(bytearray(MAX_DATAGRAM))
+        #: Replies kept for queries asked again; forgotten when the table changes.
+        self.replies = replay.Table()
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def table(self) -> ZoneTable:
+        return self._table
+
+    @table.setter
+    def table(self, table: ZoneTable) -> None:
+        self._table = table
+        self.replies.clear()
+        if self._sock is not None:
+            self._read_as_table_needs()
 
     @property
     def address(self) -> tuple[str, int]:
         assert self._sock is not None
         return self._sock.getsockname()[:2]
+
+    @property
+    def threaded(self) -> bool:
+        """True while a reader thread reads the socket (some route may replay)."""
+        return self._reader is not None
 
     def open(self) -> None:
         """Bind and start reading."""
@@ -59,47 +98,157 @@ class UDPListener:
         self._sock = sock
         self.port = sock.getsockname()[1]
         self._loop = asyncio.get_running_loop()
-        self._loop.add_reader(sock.fileno(), self._readable)
+        self._read_as_table_needs()
+
+    def _read_as_table_needs(self) -> None:
+        sock = self._sock
+        assert sock is not None and self._loop is not None
+        if self._table.replays and self._reader is None:
+            if self._loop_reading:
+                self._loop.remove_reader(sock.fileno())
+                self._loop_reading = False
+            stop = threading.Event()
+            thread = threading.Thread(
+                target=self._read,
+                args=(sock, stop),
+                name=f"udp-{self.host}:{self.port}",
+                daemon=True,
+            )
+            self._reader = (thread, stop)
+            thread.start()
+        elif not self._table.replays and not self._loop_reading:
+            self._loop.add_reader(sock.fileno(), self._readable)
+            self._loop_reading = True
+            if self._reader is not None:
+                self._stop_reader()
+
+    def _stop_reader(self) -> None:
+        """Ask the reader thread to stop, and wake it with an empty datagram of our own.
+        Until it stops it still hands datagrams to the loop, so none is lost."""
+        assert self._reader is not None and self._sock is not None
+        thread, stop = self._reader
+        self._reader = None
+        self._stopped.append(thread)
+        stop.set()
+        host, port = self._sock.getsockname()[:2]
+        if is_wildcard(host):
+            host = "::1" if self._sock.family == socket.AF_INET6 else "127.0.0.1"
+        with (
+            socket.socket(self._sock.family, socket.SOCK_DGRAM) as waker,
+            contextlib.suppress(OSError),
+        ):
+            waker.sendto(b"", (host, port))
 
     async def close(self) -> None:
         """Stop reading, let replies still being worked out go out (up to 5 s), then close."""
         sock = self._sock
         if sock is None:
             return
-        if self._loop is not None:
+        if self._loop_reading and self._loop is not None:
             self._loop.remove_reader(sock.fileno())
+            self._loop_reading = False
+        threads = list(self._stopped)
+        if self._reader is not None:
+            thread, stop = self._reader
+            self._reader = None
+            stop.set()
+            threads.append(thread)
+        if threads:
+            # Wakes a reader from recvfrom (Linux returns an empty read; the call itself says
+            # ENOTCONN on an unconnected socket). Replies can still be sent.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RD)
+            for thread in threads:
+                await asyncio.to_thread(thread.join, 5)
+            self._stopped.clear()
+        await asyncio.sleep(0)  # queries a reader handed over run now
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
         self._sock = None
+        self.replies.clear()
         sock.close()
 
-    def _readable(self) -> None:
-        sock = self._sock
-        if sock is None:
-            return
-        table = self.table
-        view = self._view
-        for _ in range(BATCH):
+    def _read(self, sock: socket.socket, stop: threading.Event) -> None:
+        """The reader thread: replay what is kept, hand the rest to the event loop."""
+        loop = self._loop
+        assert loop is not None
+        schedule = loop.call_soon_threadsafe
+        kept = self.replies.get
+        serve = self._serve
+        send = self._send
+        stopping = stop.is_set
+        pktinfo = self._pktinfo
+        clock = time.perf_counter
+        view = memoryview(bytearray(MAX_DATAGRAM))
+        ancdata = None
+        while True:
             try:
-                if self._pktinfo:
+                if pktinfo:
                     n, ancdata, _flags, addr = sock.recvmsg_into([view], 64)
                 else:
                     n, addr = sock.recvfrom_into(view)
-                    ancdata = None
+            except OSError as err:
+                if stopping():
+                    return
+                log.debug("udp read on %s:%s: %s", self.host, self.port, err)
+                time.sleep(READ_ERROR_PAUSE)
+                continue
+            if addr is None:  # woken by shutdown
+                return
+            data = bytes(view[:n])
+            found = None if stopping() else kept(data[2:])
+            if found is None:
+                try:
+                    schedule(serve, data, addr, ancdata)
+                except RuntimeError:  # the loop is closed: the server is going away
+                    return
+                if stopping():
+                    return
+                continue
+            tail, count = found
+            if count is None:
+                send(data[:2] + tail, addr, ancdata)
+            else:
+                start = clock()
+                send(data[:2] + tail, addr, ancdata)
+                count(clock() - start)
+
+    def _readable(self) -> None:
+        """The event loop's reader, when nothing can replay: a batch per wake-up."""
+        sock = self._sock
+        if sock is None:
+            return
+        view = self._view
+        ancdata = None
+        for _ in range(BATCH):
+            try:
+                if self._pktinfo:
+                    n, ancdata, _flags, addr = sock.recvmsg_into([view], 64, _NOWAIT)
+                else:
+                    n, addr = sock.recvfrom_into(view, 0, _NOWAIT)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as err:
                 log.debug("udp read on %s:%s: %s", self.host, self.port, err)
                 return
-            reply = dispatch.handle(table, bytes(view[:n]), UDP, addr)
-            if reply is None:
-                continue
-            if type(reply) is bytes:
-                self._send(reply, addr, ancdata)
-            else:
-                task = asyncio.ensure_future(self._send_later(reply, addr, ancdata))  # type: ignore[arg-type]
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+            self._serve(bytes(view[:n]), addr, ancdata)
+
+    def _serve(self, data: bytes, addr: tuple[str, int], ancdata: object) -> None:
+        """In the event loop: run the chain for one datagram."""
+        reply = dispatch.handle(self._table, data, UDP, addr, self._keep)
+        if reply is None:
+            return
+        if type(reply) is bytes:
+            self._send(reply, addr, ancdata)
+        else:
+            task = asyncio.ensure_future(self._send_later(reply, addr, ancdata))  # type: ignore[arg-type]
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _keep(self, req: Request, route: Route, answer: wire.Answer, reply: bytes) -> None:
+        counter = route.counter
+        count = None if counter is None else counter.replay_counter(req, answer, len(reply))
+        self.replies.put(req.data, reply, count)
 
     async def _send_later(
         self, pending: dispatch.Reply, addr: tuple[str, int], ancdata: object
@@ -109,14 +258,15 @@ class UDPListener:
             self._send(reply, addr, ancdata)
 
     def _send(self, reply: bytes, addr: tuple[str, int], ancdata: object) -> None:
+        """Send without blocking (from either thread); a full send buffer drops the reply."""
         sock = self._sock
         if sock is None:
             return
         try:
             if ancdata:
-                sock.sendmsg([reply], _reply_cmsg(ancdata), 0, addr)  # type: ignore[arg-type]
+                sock.sendmsg([reply], _reply_cmsg(ancdata), _NOWAIT, addr)  # type: ignore[arg-type]
             else:
-                sock.sendto(reply, addr)
+                sock.sendto(reply, _NOWAIT, addr)
         except (BlockingIOError, InterruptedError):
             log.debug("udp send buffer full, reply to %s dropped", addr)
         except OSError as err:
@@ -152,7 +302,6 @@ def _bind(host: str, port: int, *, pktinfo: bool) -> socket.socket:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         sock.bind((host, port))
-        sock.setblocking(False)
     except BaseException:
         sock.close()
         raise

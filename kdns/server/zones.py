@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kdns import plugin, wire
+from kdns import plugin, replay, wire
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,15 +15,26 @@ class Route:
     handler: plugin.Handler
     #: CoreDNS's metric label for the listener, e.g. "dns://:53".
     server: str
+    #: Static answers of this chain may be replayed (``replay.replayable``).
+    replay: bool = False
+    #: The chain's per-query counter (prometheus), told about every replay.
+    counter: replay.ReplayCounting | None = None
+
+    @classmethod
+    def of(cls, zone: str, handler: plugin.Handler, server: str) -> Route:
+        """A route that replays when its chain allows it."""
+        return cls(zone, handler, server, replay.replayable(handler), replay.counting(handler))
 
 
 class ZoneTable:
     """Zones served on one listener, keyed by their lower-case wire form."""
 
-    __slots__ = ("_routes",)
+    __slots__ = ("_routes", "replays")
 
     def __init__(self, routes: list[Route]) -> None:
         self._routes = {wire.text_to_name(r.zone.lower()): r for r in routes}
+        #: Some route may replay kept replies (the UDP listener then reads in a thread).
+        self.replays = any(r.replay for r in routes)
 
     def match(self, key: bytes) -> Route | None:
         """The route of the longest zone that ``key`` (a ``Query.key``) falls under."""

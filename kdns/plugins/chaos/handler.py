@@ -12,6 +12,7 @@ class Chaos:
     """Answers TXT queries in class CH; everything else goes to the next plugin."""
 
     name = "chaos"
+    replay_safe = True
 
     def __init__(self, next: plugin.Handler, *, version: str, authors: tuple[str, ...]) -> None:
         self.next = next

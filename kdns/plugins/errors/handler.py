@@ -41,6 +41,7 @@ def type_name(qtype: int) -> str:
 
 class Errors:
     name = "errors"
+    replay_safe = True
 
     def __init__(self, next: plugin.Handler, rules: list[Consolidation]) -> None:
         self.next = next

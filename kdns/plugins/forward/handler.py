@@ -57,6 +57,7 @@ def _under(name: bytes, zones: frozenset[bytes]) -> bool:
 
 class Forward:
     name = "forward"
+    replay_safe = True
 
     def __init__(
         self, next: plugin.Handler, options: Options, proxies: list[Proxy], policy: Policy

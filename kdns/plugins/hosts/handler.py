@@ -20,6 +20,7 @@ NO_SUCH_HOST = wire.Answer.failure(wire.SERVFAIL)
 
 class Hosts:
     name = "hosts"
+    replay_safe = True
 
     def __init__(
         self,

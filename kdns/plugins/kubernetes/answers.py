@@ -38,6 +38,7 @@ class Entry:
             ends=old.ends,
             flags=old.flags,
             plugin=old.plugin,
+            static=old.static,
         )
         self.serial = serial
         return self.answer

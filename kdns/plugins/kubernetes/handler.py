@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import dnslib
 
-from kdns import plugin, render, wire
+from kdns import plugin, render, replay, wire
 from kdns.kube import store
 from kdns.pkg.fall import Fall
 from kdns.plugins.kubernetes import answers
@@ -30,6 +30,7 @@ _TRANSFER = (dnslib.QTYPE.AXFR, dnslib.QTYPE.IXFR)
 
 class Kubernetes:
     name = "kubernetes"
+    replay_safe = True
 
     def __init__(
         self,
@@ -54,6 +55,7 @@ class Kubernetes:
     # --- invalidation ---------------------------------------------------------------------
 
     def _changed(self, change: store.Change) -> None:
+        replay.invalidate()
         if change[0] == "service":
             _, namespace, name = change
             self.answers.invalidate(("svc", namespace, name))
@@ -108,13 +110,18 @@ class Kubernetes:
                 result.rcode = wire.SERVFAIL
         if result.chase:
             return self._chase(req, result)
-        answer = self._render(name, req.qtype, result)
+        answer = self._render(name, req.qtype, result, static=synced)
         if synced:
             self.answers.put(req.key, self._entry(answer, result))
         return answer
 
     def _render(
-        self, name: str, qtype: int, result: records.Records, truncated: bool = False
+        self,
+        name: str,
+        qtype: int,
+        result: records.Records,
+        truncated: bool = False,
+        static: bool = False,
     ) -> wire.Answer:
         return render.answer(
             name,
@@ -125,6 +132,7 @@ class Kubernetes:
             additional=result.additional,
             truncated=truncated,
             plugin="kubernetes",
+            static=static,
         )
 
     def _entry(self, answer: wire.Answer, result: records.Records) -> answers.Entry:

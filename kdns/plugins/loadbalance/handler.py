@@ -26,6 +26,7 @@ _TRANSFERS = (251, 252)  # IXFR, AXFR
 
 class LoadBalance:
     name = "loadbalance"
+    replay_safe = True
 
     def __init__(
         self,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from bisect import bisect_left
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from kdns import http, metrics, plugin, wire
+from kdns import http, metrics, plugin, replay, wire
 from kdns.request import Request
 
 _RCODES = {code: name for code, name in wire.RCODE_NAMES.items()}
@@ -38,10 +39,25 @@ class _Tally:
         self.response = [0] * (len(_SIZE) + 1)
         self.response_sum = 0
 
+    def replayed(
+        self, request: int, request_size: int, response: int, response_size: int, elapsed: float
+    ) -> None:
+        """One reply replayed by a listener's reader thread (buckets worked out beforehand)."""
+        self.count += 1
+        self.duration[bisect_left(_TIME, elapsed)] += 1
+        self.duration_sum += elapsed
+        self.request[request] += 1
+        self.request_sum += request_size
+        self.response[response] += 1
+        self.response_sum += response_size
+
 
 #: (server, zone, proto, family, type, do, rcode or None for a drop, plugin) -> tally.
 #: Process-wide, so series survive reloads.
 TALLIES: dict[tuple[str, str, str, str, str, bool, str | None, str], _Tally] = {}
+#: The same for replies replayed by UDP reader threads (``kdns.replay``): each tally here is
+#: written by one reader thread only, never by the event loop's.
+REPLAYED: dict[tuple[str, str, str, str, str, bool, str | None, str], _Tally] = {}
 
 
 def _fold() -> None:
@@ -57,7 +73,8 @@ def _fold() -> None:
     for family in families:
         family.values.clear()
         family.histograms.clear()
-    for (server, zone, proto, fam, qtype, do, rcode, plugin_name), t in list(TALLIES.items()):
+    tallies = [*TALLIES.items(), *REPLAYED.items()]
+    for (server, zone, proto, fam, qtype, do, rcode, plugin_name), t in tallies:
         metrics.REQUESTS.inc((server, zone, "", proto, fam, qtype), t.count)
         if do:
             metrics.DO_REQUESTS.inc((server, "", zone), t.count)
@@ -85,6 +102,7 @@ class Metrics:
     increments per query; label sets are assembled only when /metrics is scraped."""
 
     name = "prometheus"
+    replay_safe = True
 
     def __init__(self, next: plugin.Handler) -> None:
         self.next = next
@@ -97,19 +115,20 @@ class Metrics:
             return result
         return plugin.then(result, lambda answer: self._record(req, answer, start))
 
+    def replay_counter(self, req: Request, answer: wire.Answer, size: int) -> replay.Counter:
+        key = _labels(req, answer)
+        tally = REPLAYED.get(key)
+        if tally is None:
+            tally = REPLAYED[key] = _Tally()
+        asked = len(req.data)
+        return functools.partial(
+            tally.replayed, bisect_left(_SIZE, asked), asked, bisect_left(_SIZE, size), size
+        )
+
     def _record(self, req: Request, answer: wire.Answer, start: float) -> wire.Answer:
         elapsed = time.perf_counter() - start
         dropped = answer is wire.DROP
-        key = (
-            req.server,
-            req.zone,
-            req.proto,
-            "2" if ":" in req.remote[0] else "1",
-            metrics.type_label(req.qtype),
-            req.do,
-            None if dropped else (_RCODES.get(answer.rcode) or str(answer.rcode)),
-            answer.plugin,
-        )
+        key = _labels(req, answer)
         tally = TALLIES.get(key)
         if tally is None:
             tally = TALLIES[key] = _Tally()
@@ -124,6 +143,21 @@ class Metrics:
             tally.response[bisect_left(_SIZE, size)] += 1
             tally.response_sum += size
         return answer
+
+
+def _labels(
+    req: Request, answer: wire.Answer
+) -> tuple[str, str, str, str, str, bool, str | None, str]:
+    return (
+        req.server,
+        req.zone,
+        req.proto,
+        "2" if ":" in req.remote[0] else "1",
+        metrics.type_label(req.qtype),
+        req.do,
+        None if answer is wire.DROP else (_RCODES.get(answer.rcode) or str(answer.rcode)),
+        answer.plugin,
+    )
 
 
 class Endpoint:

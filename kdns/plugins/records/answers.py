@@ -245,6 +245,7 @@ def render_template(qname: bytes, qtype: int, result: lookup.Result, shared: byt
         counts=(counts[0], counts[1], counts[2]),
         ends=tuple(ends),
         flags=(wire.QR | wire.AA) << 8,
+        static=True,
     )
 
 
@@ -263,6 +264,7 @@ def render_result(qname: bytes, qtype: int, result: lookup.Result) -> wire.Answe
             answer=result.answer,
             authority=result.authority,
             additional=result.additional,
+            static=True,
         )
     return _render_exact(qname, qtype, result)
 
@@ -288,4 +290,5 @@ def _render_exact(qname: bytes, qtype: int, result: lookup.Result) -> wire.Answe
         counts=(counts[0], counts[1], counts[2]),
         ends=tuple(ends),
         flags=(wire.QR | wire.AA) << 8,
+        static=True,
     )

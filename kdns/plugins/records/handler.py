@@ -7,13 +7,14 @@ loop's thread, between two queries, so a query always sees one version of the re
 
 from __future__ import annotations
 
-from kdns import plugin, wire
+from kdns import plugin, replay, wire
 from kdns.plugins.records import answers
 from kdns.request import Request
 
 
 class Records:
     name = "records"
+    replay_safe = True
 
     def __init__(self, next: plugin.Handler, table: answers.Table) -> None:
         self.next = next
@@ -23,6 +24,7 @@ class Records:
         """Serve ``table`` from the next query on."""
         self._hits = table.hits
         self.table = table
+        replay.invalidate()
 
     def serve(self, req: Request) -> plugin.Result:
         answer = self._hits.get(req.key)

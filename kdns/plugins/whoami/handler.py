@@ -51,6 +51,7 @@ _SRV_HEADS = {
 
 class Whoami:
     name = "whoami"
+    replay_safe = True
 
     def __init__(self, next: plugin.Handler) -> None:
         self.next = next

@@ -1,0 +1,202 @@
+"""Replies kept for repeated UDP queries (``kdns.replay``): same answers, same metrics, and
+never a stale reply after the data changed."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import dns.asyncquery
+import dns.message
+import dns.query
+import dns.rrset
+import pytest
+
+from kdns import config, corefile, replay, wire
+from kdns.request import Request
+from kdns.server.udp import UDPListener
+from kdns.server.zones import Route, ZoneTable
+from tests import kdnsproc
+from tests.operations.test_metrics_count_exactly import samples
+from tests.server import helpers
+
+ZONE = "zone: example.test\nrecords:\n  web: {{A: {address}}}\n"
+
+
+def _ask(port: int, name: str = "web.example.test.", qid: int = 4242) -> dns.message.Message:
+    q = dns.message.make_query(name, "A", id=qid)
+    return dns.query.udp(q, "127.0.0.1", port=port, timeout=2)
+
+
+def _addresses(reply: dns.message.Message) -> list[str]:
+    return sorted(rr.address for rrset in reply.answer for rr in rrset)
+
+
+def test_a_repeated_query_gets_the_new_answer_once_the_records_reload(tmp_path: Path) -> None:
+    corefile_text = (
+        "example.test:{port} {\n    bind 127.0.0.1\n"
+        "    records zone.yaml {\n        reload 100ms\n    }\n}\n"
+    )
+    with helpers.serve(corefile_text, files={"zone.yaml": ZONE.format(address="10.0.0.1")}) as srv:
+        for _ in range(20):
+            assert _addresses(_ask(srv.port)) == ["10.0.0.1"]
+        assert srv.workdir is not None
+        (srv.workdir / "zone.yaml").write_text(ZONE.format(address="10.0.0.2"))
+        deadline = time.monotonic() + 5
+        while _addresses(_ask(srv.port)) != ["10.0.0.2"]:
+            assert time.monotonic() < deadline, "the reload never reached a repeated query"
+            time.sleep(0.05)
+        # Every later copy of the query gets the new data: nothing old is replayed.
+        assert {tuple(_addresses(_ask(srv.port))) for _ in range(50)} == {("10.0.0.2",)}
+
+
+def test_replayed_replies_carry_each_query_id_and_letter_case() -> None:
+    corefile_text = "example.test:{port} {\n    bind 127.0.0.1\n    records zone.yaml\n}\n"
+    with helpers.serve(corefile_text, files={"zone.yaml": ZONE.format(address="10.0.0.1")}) as srv:
+        for qid in (1, 2, 65535, 7, 7, 300):
+            for name in ("web.example.test.", "WeB.ExAmPlE.tEsT."):
+                reply = _ask(srv.port, name, qid)
+                assert reply.id == qid
+                assert reply.question[0].name.to_text() == name
+                assert _addresses(reply) == ["10.0.0.1"]
+
+
+def test_replayed_queries_are_counted_like_the_others() -> None:
+    metrics_port = kdnsproc.free_port()
+    corefile_text = (
+        "example.test:{port} {\n    bind 127.0.0.1\n"
+        f"    prometheus 127.0.0.1:{metrics_port}\n    records zone.yaml\n}}\n"
+    )
+    with helpers.serve(corefile_text, files={"zone.yaml": ZONE.format(address="10.0.0.1")}) as srv:
+        for _ in range(40):
+            _ask(srv.port)
+        _ask(srv.port, "missing.example.test.")
+        url = f"http://127.0.0.1:{metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            text = resp.read().decode()
+    server = f"dns://127.0.0.1:{srv.port}"
+    labels = {"server": server, "zone": "example.test.", "view": ""}
+    requests = samples(text, "coredns_dns_requests_total")
+    assert requests[frozenset({**labels, "proto": "udp", "family": "1", "type": "A"}.items())] == 41
+    responses = samples(text, "coredns_dns_responses_total")
+    assert responses[frozenset({**labels, "rcode": "NOERROR", "plugin": ""}.items())] == 40
+    assert responses[frozenset({**labels, "rcode": "NXDOMAIN", "plugin": ""}.items())] == 1
+    for family in ("coredns_dns_request_size_bytes", "coredns_dns_response_size_bytes"):
+        counts = samples(text, family + "_count")
+        assert counts[frozenset({**labels, "proto": "udp"}.items())] == 41
+    durations = samples(text, "coredns_dns_request_duration_seconds_count")
+    assert durations[frozenset({**labels, "type": "A"}.items())] == 41
+
+
+def _chain(tmp_path: Path, directives: str) -> object:
+    (tmp_path / "zone.yaml").write_text(ZONE.format(address="10.0.0.1"))
+    text = f"example.test:1053 {{\n{directives}\n    records zone.yaml\n}}\n"
+    loaded = config.load(corefile.parse(text, filename=str(tmp_path / "Corefile")))
+    return loaded.servers[0].handler
+
+
+@pytest.mark.parametrize(
+    ("directives", "replays"),
+    [
+        ("    errors", True),
+        ("    errors\n    prometheus 127.0.0.1:0\n    loadbalance", True),
+        ("    log", False),
+        ("    cache 30", False),
+        ("    acl {\n        allow net 127.0.0.0/8\n    }", False),
+        ("    loop", False),
+    ],
+)
+def test_only_chains_without_per_query_work_replay(
+    tmp_path: Path, directives: str, replays: bool
+) -> None:
+    assert replay.replayable(_chain(tmp_path, directives)) is replays
+
+
+def test_a_full_table_starts_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replay, "MAX_ENTRIES", 3)
+    table = replay.Table()
+    for i in range(3):
+        table.put(b"\x00\x00query%d" % i, b"\x00\x00reply", None)
+    assert len(table) == 3
+    table.put(b"\x00\x00query9", b"\x00\x00reply", None)
+    assert len(table) == 1
+    assert table.get(b"query9") == (b"reply", None)
+    replay.invalidate()
+    assert len(table) == 0
+
+
+def test_a_corefile_reload_on_the_same_listener_forgets_kept_replies() -> None:
+    corefile_text = "example.test:{port} {\n    bind 127.0.0.1\n    records old.yaml\n}\n"
+    files = {
+        "old.yaml": ZONE.format(address="10.0.0.1"),
+        "new.yaml": ZONE.format(address="10.0.0.2"),
+    }
+    with helpers.serve(corefile_text, files=files) as srv:
+        for _ in range(20):
+            assert _addresses(_ask(srv.port)) == ["10.0.0.1"]
+        assert srv.workdir is not None
+        path = srv.workdir / "Corefile"
+        path.write_text(path.read_text().replace("old.yaml", "new.yaml"))
+        srv.proc.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 5
+        while _addresses(_ask(srv.port)) != ["10.0.0.2"]:
+            assert time.monotonic() < deadline, "the reloaded Corefile never reached the query"
+            time.sleep(0.05)
+        assert {tuple(_addresses(_ask(srv.port))) for _ in range(50)} == {("10.0.0.2",)}
+
+
+class _Counting:
+    """A chain of one link that answers every query with the same static answer."""
+
+    name = "counting"
+    replay_safe = True
+
+    def __init__(self) -> None:
+        self.served = 0
+        self.answer = wire.Answer(rcode=wire.NOERROR, body=b"", flags=wire.QR << 8, static=True)
+
+    def serve(self, req: Request) -> wire.Answer:
+        self.served += 1
+        return self.answer
+
+
+async def _udp_ask(port: int, qid: int) -> dns.message.Message:
+    q = dns.message.make_query("a.example.test.", "A", id=qid)
+    return await dns.asyncquery.udp(q, "127.0.0.1", port=port, timeout=2)
+
+
+async def test_the_listener_reads_in_a_thread_only_while_something_can_replay() -> None:
+    chain = _Counting()
+    replaying = ZoneTable([Route.of("example.test.", chain, "dns://127.0.0.1:0")])
+    plain = ZoneTable([Route("example.test.", chain, "dns://127.0.0.1:0")])
+    listener = UDPListener(replaying, "127.0.0.1", 0)
+    listener.open()
+    try:
+        assert listener.threaded
+        for qid in range(1, 6):
+            assert (await _udp_ask(listener.port, qid)).id == qid
+        assert chain.served == 1  # the rest were replayed by the reader thread
+        name = f"udp-127.0.0.1:{listener.port}"
+        reader = [t for t in threading.enumerate() if t.name == name]
+        assert len(reader) == 1
+        listener.table = plain
+        assert not listener.threaded and len(listener.replies) == 0
+        for qid in range(6, 11):
+            assert (await _udp_ask(listener.port, qid)).id == qid
+        assert chain.served == 6
+        deadline = time.monotonic() + 2
+        while reader[0].is_alive():
+            assert time.monotonic() < deadline, "the reader thread did not stop"
+            await asyncio.sleep(0.01)
+        listener.table = replaying
+        assert listener.threaded
+        for qid in range(11, 14):
+            assert (await _udp_ask(listener.port, qid)).id == qid
+        assert chain.served == 7
+    finally:
+        await listener.close()
+    assert not any(t.name == name and t.is_alive() for t in threading.enumerate())
