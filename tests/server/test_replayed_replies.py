@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import threading
 import time
 import urllib.request
@@ -200,3 +201,21 @@ async def test_the_listener_reads_in_a_thread_only_while_something_can_replay() 
     finally:
         await listener.close()
     assert not any(t.name == name and t.is_alive() for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("destination", ["127.0.0.2", "127.1.2.3"])
+def test_replayed_replies_leave_from_the_queried_address_on_a_wildcard_bind(
+    destination: str,
+) -> None:
+    corefile_text = "example.test:{port} {\n    records zone.yaml\n}\n"
+    with helpers.serve(corefile_text, files={"zone.yaml": ZONE.format(address="10.0.0.1")}) as srv:
+        srv.proc.wait_for_line(f"example.test.:{srv.port}")
+        query = dns.message.make_query("web.example.test.", "A", id=77).to_wire()
+        for _ in range(5):  # the first takes the chain, the rest are replayed
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.bind(("127.0.0.1", 0))
+                sock.settimeout(3)
+                sock.sendto(query, (destination, srv.port))
+                raw, (source, _port) = sock.recvfrom(65535)
+            assert source == destination
+            assert _addresses(dns.message.from_wire(raw)) == ["10.0.0.1"]
