@@ -169,7 +169,18 @@ class UDPListener:
         sock.close()
 
     def _read(self, sock: socket.socket, stop: threading.Event) -> None:
-        """The reader thread: replay what is kept, hand the rest to the event loop."""
+        """The reader thread. A failure of its own is logged and reading goes on: a dead
+        reader would leave the socket open and every client unanswered."""
+        while True:
+            try:
+                self._read_until_stopped(sock, stop)
+                return
+            except Exception:
+                log.exception("udp reader on %s:%s failed; reading on", self.host, self.port)
+                time.sleep(READ_ERROR_PAUSE)
+
+    def _read_until_stopped(self, sock: socket.socket, stop: threading.Event) -> None:
+        """Replay what is kept, hand the rest to the event loop."""
         loop = self._loop
         assert loop is not None
         schedule = loop.call_soon_threadsafe

@@ -219,3 +219,26 @@ def test_replayed_replies_leave_from_the_queried_address_on_a_wildcard_bind(
                 raw, (source, _port) = sock.recvfrom(65535)
             assert source == destination
             assert _addresses(dns.message.from_wire(raw)) == ["10.0.0.1"]
+
+
+async def test_a_failure_in_the_reader_thread_does_not_stop_the_listener(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    chain = _Counting()
+    listener = UDPListener(
+        ZoneTable([Route.of("example.test.", chain, "dns://127.0.0.1:0")]), "127.0.0.1", 0
+    )
+    listener.open()
+
+    def broken_counter(elapsed: float) -> None:
+        raise RuntimeError("counter broke")
+
+    try:
+        await _udp_ask(listener.port, 1)
+        (key, (tail, _count)) = next(iter(listener.replies.replies.items()))
+        listener.replies.replies[key] = (tail, broken_counter)
+        for qid in (2, 3, 4):
+            assert (await _udp_ask(listener.port, qid)).id == qid
+        assert "counter broke" in caplog.text
+    finally:
+        await listener.close()
