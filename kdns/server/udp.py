@@ -120,16 +120,21 @@ class UDPListener:
             self._loop.add_reader(sock.fileno(), self._readable)
             self._loop_reading = True
             if self._reader is not None:
-                self._stop_reader()
+                self._detach_reader()
+                self._wake_reader()
 
-    def _stop_reader(self) -> None:
-        """Ask the reader thread to stop, and wake it with an empty datagram of our own.
-        Until it stops it still hands datagrams to the loop, so none is lost."""
-        assert self._reader is not None and self._sock is not None
+    def _detach_reader(self) -> None:
+        """Ask the reader thread to stop. Until it does it still hands datagrams to the
+        loop, so none is lost."""
+        assert self._reader is not None
         thread, stop = self._reader
         self._reader = None
         self._stopped.append(thread)
         stop.set()
+
+    def _wake_reader(self) -> None:
+        """An empty datagram of our own, so a reader blocked in recvfrom sees its stop."""
+        assert self._sock is not None
         host, port = self._sock.getsockname()[:2]
         if is_wildcard(host):
             host = "::1" if self._sock.family == socket.AF_INET6 else "127.0.0.1"
@@ -147,18 +152,14 @@ class UDPListener:
         if self._loop_reading and self._loop is not None:
             self._loop.remove_reader(sock.fileno())
             self._loop_reading = False
-        threads = list(self._stopped)
         if self._reader is not None:
-            thread, stop = self._reader
-            self._reader = None
-            stop.set()
-            threads.append(thread)
-        if threads:
+            self._detach_reader()
+        if self._stopped:
             # Wakes a reader from recvfrom (Linux returns an empty read; the call itself says
             # ENOTCONN on an unconnected socket). Replies can still be sent.
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RD)
-            for thread in threads:
+            for thread in self._stopped:
                 await asyncio.to_thread(thread.join, 5)
             self._stopped.clear()
         await asyncio.sleep(0)  # queries a reader handed over run now

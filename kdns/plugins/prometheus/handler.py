@@ -39,17 +39,19 @@ class _Tally:
         self.response = [0] * (len(_SIZE) + 1)
         self.response_sum = 0
 
-    def replayed(
+    def add(
         self, request: int, request_size: int, response: int, response_size: int, elapsed: float
     ) -> None:
-        """One reply replayed by a listener's reader thread (buckets worked out beforehand)."""
+        """One query, given its size buckets; ``response`` < 0 when it got no reply (a drop).
+        Replays call it with buckets worked out once, when the reply was kept."""
         self.count += 1
         self.duration[bisect_left(_TIME, elapsed)] += 1
         self.duration_sum += elapsed
         self.request[request] += 1
         self.request_sum += request_size
-        self.response[response] += 1
-        self.response_sum += response_size
+        if response >= 0:
+            self.response[response] += 1
+            self.response_sum += response_size
 
 
 #: (server, zone, proto, family, type, do, rcode or None for a drop, plugin) -> tally.
@@ -122,26 +124,21 @@ class Metrics:
             tally = REPLAYED[key] = _Tally()
         asked = len(req.data)
         return functools.partial(
-            tally.replayed, bisect_left(_SIZE, asked), asked, bisect_left(_SIZE, size), size
+            tally.add, bisect_left(_SIZE, asked), asked, bisect_left(_SIZE, size), size
         )
 
     def _record(self, req: Request, answer: wire.Answer, start: float) -> wire.Answer:
         elapsed = time.perf_counter() - start
-        dropped = answer is wire.DROP
         key = _labels(req, answer)
         tally = TALLIES.get(key)
         if tally is None:
             tally = TALLIES[key] = _Tally()
-        tally.count += 1
-        tally.duration[bisect_left(_TIME, elapsed)] += 1
-        tally.duration_sum += elapsed
-        size = len(req.data)
-        tally.request[bisect_left(_SIZE, size)] += 1
-        tally.request_sum += size
-        if not dropped:
+        asked = len(req.data)
+        if answer is wire.DROP:
+            tally.add(bisect_left(_SIZE, asked), asked, -1, 0, elapsed)
+        else:
             size = wire.reply_size(req, answer, req.size)
-            tally.response[bisect_left(_SIZE, size)] += 1
-            tally.response_sum += size
+            tally.add(bisect_left(_SIZE, asked), asked, bisect_left(_SIZE, size), size, elapsed)
         return answer
 
 
