@@ -117,7 +117,48 @@ def load(blocks: list[corefile.ServerBlock], *, default_port: int = DEFAULT_PORT
             groups.setdefault((key.scheme, key.port or default_port), []).append(key.zone)
         for (scheme, port), zones in groups.items():
             servers.append(_setup_block(block, scheme, port, zones, hooks))
+    check_listeners(servers)
     return Loaded(servers=servers, hooks=hooks)
+
+
+def check_listeners(servers: list[ServerConfig]) -> None:
+    """Refuse two blocks that would both answer one zone on one address, as CoreDNS does.
+
+    The same zone and port may appear in several blocks that ``bind`` different addresses
+    (AKS LocalDNS does): each address is served by its own block. The same address twice, or a
+    block without ``bind`` (every address) beside a bound one, is an error naming both.
+    """
+    seen: dict[tuple[str, str, int], list[tuple[str, ServerConfig]]] = {}
+    for server in servers:
+        for zone in server.zones:
+            key = (server.scheme, zone, server.port)
+            for host in server.listen or [""]:
+                for other_host, other in seen.get(key, []):
+                    if other_host != host and other_host and host:
+                        continue
+                    this = _served_at(server, zone, host)
+                    if other_host == host:
+                        reason = f"zone already defined at {other.block.file}:{other.block.line}"
+                    else:
+                        reason = (
+                            f"zone overlap listener capacity with "
+                            f"{_served_at(other, zone, other_host)} "
+                            f"({other.block.file}:{other.block.line})"
+                        )
+                    raise CorefileError(
+                        f"cannot serve {this} - {reason}",
+                        file=server.block.file,
+                        line=server.block.line,
+                    )
+                seen.setdefault(key, []).append((host, server))
+
+
+def _served_at(server: ServerConfig, zone: str, host: str) -> str:
+    """``dns://ZONE[:PORT][ on ADDRESS]``, the port as the block's key wrote it."""
+    written = next((k for k in server.block.keys if k.zone == zone), None)
+    port = "" if written is not None and written.port is None else f":{server.port}"
+    where = f" on {host}" if host else ""
+    return f"{server.scheme}://{zone}{port}{where}"
 
 
 def _setup_block(
