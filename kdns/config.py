@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from kdns import corefile, plugin, plugins
-from kdns.errors import CorefileError
+from kdns.errors import ConfigError, CorefileError
 
 Hook = Callable[[], Awaitable[None]]
 T = TypeVar("T")
@@ -107,8 +107,18 @@ class Loaded:
     hooks: Hooks
 
 
-def load(blocks: list[corefile.ServerBlock], *, default_port: int = DEFAULT_PORT) -> Loaded:
-    """Run every directive's setup and build each server block's chain."""
+def load(
+    blocks: list[corefile.ServerBlock],
+    *,
+    default_port: int = DEFAULT_PORT,
+    problems: list[ConfigError] | None = None,
+) -> Loaded:
+    """Run every directive's setup and build each server block's chain.
+
+    With ``problems``, a failing directive is recorded there and loading goes on with the next
+    one, so that every problem of a Corefile is found in one pass (``kdns -validate``); the
+    result is then only fit for reporting. Without it, the first problem is raised.
+    """
     hooks = Hooks()
     servers = []
     for block in blocks:
@@ -116,8 +126,13 @@ def load(blocks: list[corefile.ServerBlock], *, default_port: int = DEFAULT_PORT
         for key in block.keys:
             groups.setdefault((key.scheme, key.port or default_port), []).append(key.zone)
         for (scheme, port), zones in groups.items():
-            servers.append(_setup_block(block, scheme, port, zones, hooks))
-    check_listeners(servers)
+            servers.append(_setup_block(block, scheme, port, zones, hooks, problems))
+    try:
+        check_listeners(servers)
+    except ConfigError as err:
+        if problems is None:
+            raise
+        problems.append(err)
     return Loaded(servers=servers, hooks=hooks)
 
 
@@ -162,7 +177,12 @@ def _served_at(server: ServerConfig, zone: str, host: str) -> str:
 
 
 def _setup_block(
-    block: corefile.ServerBlock, scheme: str, port: int, zones: list[str], hooks: Hooks
+    block: corefile.ServerBlock,
+    scheme: str,
+    port: int,
+    zones: list[str],
+    hooks: Hooks,
+    problems: list[ConfigError] | None = None,
 ) -> ServerConfig:
     """Set up one server block for its keys on one port (CoreDNS: one config per key)."""
     config = ServerConfig(
@@ -181,14 +201,23 @@ def _setup_block(
                 if directive.name in plugins.COREDNS_ONLY
                 else ""
             )
-            raise CorefileError(
+            unknown = CorefileError(
                 f"Unknown directive '{directive.name}'{why}",
                 file=directive.file,
                 line=directive.line,
             )
+            if problems is None:
+                raise unknown
+            problems.append(unknown)
+            continue
         ordered.append((plugins.rank(directive.name), directive, setup))
     ordered.sort(key=lambda item: item[0])
     for _, directive, setup in ordered:
-        setup(directive, Controller(directive, config, hooks))
+        try:
+            setup(directive, Controller(directive, config, hooks))
+        except ConfigError as err:
+            if problems is None:
+                raise
+            problems.append(err)
     config.handler = plugin.build_chain(config.factories)
     return config
