@@ -23,6 +23,8 @@ SetupFn = Callable[["Directive", "Controller"], None]
 ORDER: tuple[str, ...] = (
     "tls",
     "reload",
+    "nsid",
+    "bufsize",
     "bind",
     "ready",
     "health",
@@ -51,8 +53,6 @@ COREDNS_ONLY = frozenset(
         "cancel",
         "timeouts",
         "multisocket",
-        "nsid",
-        "bufsize",
         "debug",
         "trace",
         "pprof",
