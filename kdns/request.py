@@ -34,6 +34,11 @@ class Request(wire.Query):
         self.udp_cap = wire.MAX_UDP_REPLY
 
     @property
+    def edns_size(self) -> int:
+        """CoreDNS's ``request.Size()``: the client's buffer (at least 512), 64 KiB over TCP."""
+        return self.udp_size if self.proto == UDP else wire.MAX_MESSAGE
+
+    @property
     def size(self) -> int:
         """The most bytes the reply may have: the client's UDP buffer up to ``udp_cap``, or
         64 KiB over TCP."""
