@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dns.edns
+import dns.flags
 import dns.message
 import pytest
 
@@ -17,7 +18,11 @@ from kdns.errors import CorefileError
 from tests import kdnsproc
 from tests.server import helpers
 
-ZONE = "zone: id.test\nrecords:\n  www: {A: 192.0.2.1}\n"
+MANY = ", ".join(f"10.7.0.{n}" for n in range(1, 61))
+ZONE = (
+    "zone: id.test\nrecords:\n  www.named: {A: 192.0.2.1}\n  www.host: {A: 192.0.2.2}\n"
+    f"  many.named: {{A: [{MANY}]}}\n"
+)
 COREFILE = """\
 named.id.test {
     nsid kdns node-a
@@ -56,7 +61,16 @@ def nsid_of(reply: bytes) -> bytes | None:
 def test_a_query_asking_for_nsid_gets_the_data(server: kdnsproc.Server, proto: str) -> None:
     reply = raw(server, "named.id.test.", proto=proto, use_edns=0, options=[NSID])
     assert nsid_of(reply) == b"kdns node-a"
-    assert dns.message.from_wire(reply).rcode() == 3  # NXDOMAIN: names below stay as they were
+    reply = raw(server, "www.named.id.test.", proto=proto, use_edns=0, options=[NSID])
+    assert nsid_of(reply) == b"kdns node-a"
+    assert [r.address for r in dns.message.from_wire(reply).answer[0]] == ["192.0.2.1"]
+
+
+def test_a_truncated_reply_keeps_the_nsid(server: kdnsproc.Server) -> None:
+    reply = raw(server, "many.named.id.test.", use_edns=0, payload=512, options=[NSID])
+    assert len(reply) <= 512
+    assert dns.message.from_wire(reply).flags & dns.flags.TC
+    assert nsid_of(reply) == b"kdns node-a"
 
 
 def test_the_default_data_is_the_host_name(server: kdnsproc.Server) -> None:
@@ -65,12 +79,19 @@ def test_the_default_data_is_the_host_name(server: kdnsproc.Server) -> None:
 
 
 def test_queries_that_do_not_ask_get_the_same_bytes(server: kdnsproc.Server) -> None:
-    for kw in ({}, {"use_edns": 0}, {"use_edns": 0, "want_dnssec": True}):
-        with_nsid = raw(server, "www.named.id.test.", **kw)
-        assert nsid_of(with_nsid) is None
-        # The block without nsid gives the same reply to the same question.
-        plain = raw(server, "www.named.id.test.", **kw)
-        assert with_nsid == plain
+    without = COREFILE.replace("    nsid kdns node-a\n", "").replace("    nsid\n", "")
+    assert "nsid" not in without
+    cases = [
+        ("www.named.id.test.", {}),
+        ("www.named.id.test.", {"use_edns": 0}),
+        ("www.host.id.test.", {"use_edns": 0, "want_dnssec": True}),
+        ("nothing.named.id.test.", {"use_edns": 0}),
+    ]
+    with_nsid = [raw(server, name, **kw) for name, kw in cases]
+    with helpers.serve(without, files={"id.yaml": ZONE}) as plain_server:
+        plain = [raw(plain_server, name, **kw) for name, kw in cases]
+    assert with_nsid == plain
+    assert all(nsid_of(reply) is None for reply in with_nsid)
 
 
 def test_dig_nsid_shows_the_text(server: kdnsproc.Server, dig: str) -> None:
