@@ -23,6 +23,8 @@ SetupFn = Callable[["Directive", "Controller"], None]
 ORDER: tuple[str, ...] = (
     "tls",
     "reload",
+    "nsid",
+    "bufsize",
     "bind",
     "ready",
     "health",
@@ -58,8 +60,6 @@ COREDNS_ONLY = frozenset(
         "cancel",
         "timeouts",
         "multisocket",
-        "nsid",
-        "bufsize",
         "debug",
         "trace",
         "pprof",

@@ -263,41 +263,13 @@ def _wire_name(labels: tuple[bytes, ...]) -> bytes:
 
 def render_result(qname: bytes, qtype: int, result: lookup.Result) -> wire.Answer:
     """``result`` as an ``Answer`` to ``qname`` (lower-case wire) and ``qtype``, class IN."""
-    text = wire.name_to_text(qname)
-    if "\\" not in text:
-        return render.answer(
-            text,
-            qtype,
-            rcode=result.rcode,
-            answer=result.answer,
-            authority=result.authority,
-            additional=result.additional,
-            authoritative=result.authoritative,
-            static=True,
-        )
-    return _render_exact(qname, qtype, result)
-
-
-def _render_exact(qname: bytes, qtype: int, result: lookup.Result) -> wire.Answer:
-    """``render.answer`` for a name its text form cannot carry (a dot or odd byte inside a label:
-    dnslib reads names from text without RFC 1035 escapes). Same body, question from the wire."""
-    buf = dnslib.DNSBuffer()
-    buf.append(b"\x00" * wire.HEADER_LEN)
-    buf.encode_name(zonedata.label_of(qname))
-    buf.pack("!HH", qtype, wire.CLASS_IN)
-    start = buf.offset
-    ends: list[int] = []
-    counts = []
-    for section in (result.answer, result.authority, result.additional):
-        for rr in section:
-            rr.pack(buf)
-            ends.append(buf.offset - start)
-        counts.append(len(section))
-    return wire.Answer(
+    return render.answer(
+        qname,
+        qtype,
         rcode=result.rcode,
-        body=bytes(buf.data[start:]),
-        counts=(counts[0], counts[1], counts[2]),
-        ends=tuple(ends),
-        flags=_flags(result),
+        answer=result.answer,
+        authority=result.authority,
+        additional=result.additional,
+        authoritative=result.authoritative,
         static=True,
     )
