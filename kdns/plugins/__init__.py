@@ -33,6 +33,7 @@ ORDER: tuple[str, ...] = (
     "log",
     "local",
     "dns64",
+    "rrl",
     "acl",
     "any",
     "chaos",
