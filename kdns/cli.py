@@ -123,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         from kdns import migrate
 
         return migrate.main(args[1:])
+    if args[:1] == ["explain"]:
+        from kdns.explain import command
+
+        return command.main(args[1:])
     try:
         opts = parse_args(args)
     except UsageError as err:
