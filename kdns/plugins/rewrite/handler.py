@@ -44,7 +44,7 @@ class Rewrite:
     # No ``replay_safe``: see the plugin README (replies of rewritten queries are as static as
     # the rewritten name's, but the replay design is being reworked).
 
-    def __init__(self, next: plugin.Handler, rules: list[Rule], quick: list[Quick]) -> None:
+    def __init__(self, next: plugin.Handler, rules: list[Rule], quick: tuple[Quick, ...]) -> None:
         self.next = next
         self.rules = rules
         #: Per rule: (qtype or -1, qclass or -1, exact wire name or b"") it needs, or None when
@@ -53,22 +53,24 @@ class Rewrite:
         self._memo: dict[tuple[int, bytes], tuple[wire.Answer, wire.Answer]] = {}
 
     def serve(self, req: Request) -> plugin.Result:
-        first = 0
+        # An index loop: a ``for`` loop's iterator would be an allocation per query.
+        quick = self.quick
+        count = len(quick)
         key = req.key
-        for need in self.quick:
+        first = 0
+        while first < count:
+            need = quick[first]
             if need is None:
-                break
+                return self._rewrite(req, first)
             qtype, qclass, name = need
             if (
                 (qtype < 0 or req.qtype == qtype)
                 and (qclass < 0 or req.qclass == qclass)
                 and (not name or (len(key) == len(name) + 4 and key.startswith(name)))
             ):
-                break
+                return self._rewrite(req, first)
             first += 1
-        else:
-            return self.next.serve(req)
-        return self._rewrite(req, first)
+        return self.next.serve(req)
 
     def _rewrite(self, req: Request, first: int) -> plugin.Result:
         state = State(req, req.name)

@@ -115,7 +115,8 @@ def parse(mode: str, args: list[str]) -> NameRule:
 
 def _answer_options(words: list[str]) -> tuple[bool, tuple[NameRewrite, ...]]:
     """``answer auto``, ``answer name RE TO``, ``answer value RE TO``; after the first, the word
-    ``answer`` may be left out, as in CoreDNS."""
+    ``answer`` may be left out before ``auto`` and ``value`` (CoreDNS's README), not before
+    ``name`` (its setup test rejects a block with a second ``name`` line)."""
     auto = False
     named = False
     answers: list[NameRewrite] = []
@@ -125,8 +126,9 @@ def _answer_options(words: list[str]) -> tuple[bool, tuple[NameRewrite, ...]]:
         word = words[i]
         if word == "answer":
             i += 1
-        elif first:
-            raise BadRule(f"unexpected trailing arguments for name rule: {' '.join(words)}")
+        elif first or word == "name":
+            # A bare ``name`` reads as a second name rule, which a block cannot hold.
+            raise BadRule(f"unexpected trailing arguments for name rule: {' '.join(words[i:])}")
         first = False
         if i >= len(words):
             raise BadRule("answer: want auto, name RE TO or value RE TO")

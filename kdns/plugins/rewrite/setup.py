@@ -68,5 +68,5 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
     c.config.directives.add("once:rewrite")
     lines = [x for x in c.config.block.directives if x.name == "rewrite"] or [d]
     rules = [parse_rule(line) for line in lines]
-    needs = [quick(rule) for rule in rules]
+    needs = tuple(quick(rule) for rule in rules)
     c.add_plugin(lambda next: Rewrite(next, rules, needs))
