@@ -5,8 +5,19 @@ from __future__ import annotations
 import struct
 
 from kdns import wire
+from kdns.request import Request
 
 Option = tuple[int, bytes]
+
+
+class Relayed(Request):
+    """A request whose EDNS options a plugin set on purpose (``rewrite edns0``).
+
+    ``forward`` rebuilds the query it sends upstream and leaves the client's own options out;
+    the options of a ``Relayed`` request are the configuration's, so it carries them.
+    """
+
+    __slots__ = ()
 
 
 def opt_rdata(q: wire.Query) -> bytes:

@@ -1,10 +1,11 @@
 """The query kdns sends upstream, the checks a reply must pass, and the reply as a `wire.Answer`.
 
 The query carries the client's question byte for byte (so the upstream sees the client's letter
-case), the client's RD, CD and AD bits, and an OPT record (buffer 1232, DO and the EDNS options
-copied, as CoreDNS forwards them; ``rewrite edns0`` relies on this) only when the client sent
-one. Its ID is drawn at random for every attempt, and a reply is believed only when it carries
-that ID, is a response, and echoes the question; anything else is ignored and the wait goes on (requirement 4 of USER-NEEDS: spoofed or stray replies must not win).
+case), the client's RD, CD and AD bits, and an OPT record (buffer 1232, DO copied) only when the
+client sent one; it holds EDNS options only when a plugin set them (``edns.Relayed``, made by
+``rewrite edns0``). Its ID is drawn at random for every attempt, and a reply is believed only
+when it carries that ID, is a response, and echoes the question; anything else is ignored and
+the wait goes on (requirement 4 of USER-NEEDS: spoofed or stray replies must not win).
 
 A reply becomes an ``Answer`` whose body is everything after the question without the upstream's
 OPT record, which the server replaces with its own when it writes the reply to the client.
@@ -21,7 +22,7 @@ import os
 import struct
 
 from kdns import wire
-from kdns.pkg.edns import opt_rdata
+from kdns.pkg import edns as edns_options
 
 TYPE_NS = 2
 TYPE_HINFO = 13
@@ -82,7 +83,7 @@ def from_client(q: wire.Query) -> bytes:
         ad=bool(data[3] & wire.AD),
         edns=q.edns,
         do=q.do,
-        options=opt_rdata(q),
+        options=edns_options.opt_rdata(q) if isinstance(q, edns_options.Relayed) else b"",
     )
 
 

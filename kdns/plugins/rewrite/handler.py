@@ -151,7 +151,8 @@ def rebuild(req: Request, state: State) -> Request:
         assert state.options is not None
         rest, arcount = _with_options(req, edns.pack_options(state.options))
         counts = counts[:6] + _U16.pack(arcount)
-    sub = Request(data[:4] + counts + question + rest, req.proto, req.remote)
+    kind = edns.Relayed if state.edns_changed else Request
+    sub = kind(data[:4] + counts + question + rest, req.proto, req.remote)
     sub.zone = req.zone
     sub.server = req.server
     sub.table = req.table

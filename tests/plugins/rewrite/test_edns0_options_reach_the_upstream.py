@@ -109,9 +109,13 @@ def test_replace_append_unset_and_subnet() -> None:
             assert 0xFFF0 not in got
 
 
-def test_options_pass_through_forward_without_rewrite() -> None:
+def test_client_options_go_upstream_only_in_a_query_an_edns0_rule_changed() -> None:
     with FakeUpstream() as up:
         seen = options_seen(up)
-        with helpers.serve(corefile(up)) as srv:
+        text = corefile(up, "rewrite name exact only.example. only.example.")
+        with helpers.serve(corefile(up, "rewrite edns0 local set 0xfff9 ruled")) as srv:
             ask(srv.port, "a.example.", edns=True, options=[dns.edns.GenericOption(LOCAL, b"x")])
-            assert seen[-1] == {LOCAL: [b"x"]}
+            assert seen[-1] == {LOCAL: [b"x"], 0xFFF9: [b"ruled"]}
+        with helpers.serve(text) as srv:
+            ask(srv.port, "a.example.", edns=True, options=[dns.edns.GenericOption(LOCAL, b"x")])
+            assert seen[-1] == {}, "forward leaves the client's own options out"
