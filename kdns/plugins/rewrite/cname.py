@@ -4,11 +4,13 @@ As CoreDNS's ``cname_target.go``: the rule matches every query (so in ``stop`` m
 after it runs); in the reply, the first CNAME of the answer section whose target matches gets
 the new target, the records after it are dropped, and the answer records of a lookup of the new
 target with the query's type (through the server's own zones) are appended. When the lookup
-fails or has no records the reply is left as it was.
+fails or has no records the reply is left as it was. Lookups that set off further lookups
+(data whose rewritten targets chase one another) stop after ``MAX_DEPTH``.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import struct
@@ -31,6 +33,10 @@ from kdns.request import Request
 
 log = logging.getLogger("kdns.plugins.rewrite")
 TYPE_CNAME = 5
+#: Lookups nested inside one another's (a rewritten target whose answer is rewritten again...);
+#: CoreDNS's file plugin gives up after as many.
+MAX_DEPTH = 8
+_depth: contextvars.ContextVar[int] = contextvars.ContextVar("rewrite_cname_depth", default=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,12 +98,19 @@ async def chase(msg: dnslib.DNSRecord, rules: list[CnameTarget], sub: Request) -
             new = rule.target(current)
             if new is None:
                 continue
+            depth = _depth.get()
+            if depth >= MAX_DEPTH:
+                log.error("plugin/rewrite: cname target %s: more than %d lookups", new, MAX_DEPTH)
+                return False
+            token = _depth.set(depth + 1)
             try:
                 wire.text_to_name(new)
                 answer = await plugin.resolve(plugin.lookup(sub, new, sub.qtype))
             except Exception as err:
                 log.error("plugin/rewrite: cname target %s: %s", new, err)
                 return False
+            finally:
+                _depth.reset(token)
             if answer.body is None or not answer.ancount:
                 log.error("plugin/rewrite: cname target %s: no records", new)
                 return False

@@ -9,9 +9,12 @@ import tracemalloc
 import dns.edns
 import dns.message
 import dns.rcode
+import dnslib
 import pytest
 
 from kdns import plugin, wire
+from kdns.plugins.rewrite import cname
+from kdns.plugins.rewrite import handler as rewrite_handler
 from kdns.plugins.rewrite.handler import Rewrite
 from kdns.request import Request
 from tests.plugins.cache import fakes
@@ -232,3 +235,39 @@ def test_cname_target_is_replaced_and_resolved_again() -> None:
         "abc.example.com. 5 IN CNAME xyz.example.com.",
         "xyz.example.com. 3600 IN A 3.4.5.6",
     ]
+
+
+def test_cname_lookups_that_chase_one_another_stop() -> None:
+    """x.b. CNAME y.a. is rewritten to y.b., whose answer CNAME x.a. becomes x.b. again..."""
+    h, nxt = chain("rewrite continue cname suffix .a. .b.", lambda req: loop(req))
+
+    def loop(req: Request) -> plugin.Result:
+        other = "y" if req.name.startswith("x") else "x"
+        return fakes.answer(req.name, "A", [f"{req.name} 5 IN CNAME {other}.a."])
+
+    class Table:
+        def match(self, key: bytes) -> object:
+            class Route:
+                zone = "."
+                handler = h
+
+            return Route()
+
+    req = fakes.request("x.b.", "A")
+    req.table = Table()
+    first = dnslib.DNSRecord.parse(wire.finalize(req, served(h, req), 65535)).rr[0]
+    assert (str(first.rname), str(first.rdata)) == ("x.b.", "y.b.")
+    assert len(nxt.seen) == 1 + cname.MAX_DEPTH, "the first query and one per nested lookup"
+
+
+def test_rewritten_replies_kept_are_bounded() -> None:
+    h, _ = chain(
+        r"rewrite name regex (.*)\.corp\.test {1}.svc.test answer auto",
+        lambda req: fakes.answer(req.name, "A", [f"{req.name} 5 IN A 192.0.2.1"]),
+    )
+    static = fakes.answer("a.svc.test.", "A", ["a.svc.test. 5 IN A 192.0.2.1"])
+    h.next = Fixed(static)
+    for i in range(rewrite_handler.MEMO_SIZE + 100):
+        req = fakes.request(f"a{i}.corp.test.", "A")
+        served(h, req)
+        assert len(h._memo) <= rewrite_handler.MEMO_SIZE
