@@ -25,7 +25,10 @@ from kdns.plugins.rewrite import cname, response
 from kdns.plugins.rewrite.state import State
 from kdns.request import Request
 
+#: Re-rendered static replies kept per plugin instance, in count and in body bytes; the table
+#: starts over when either is reached.
 MEMO_SIZE = 4096
+MEMO_BYTES = 4 << 20
 _U16 = struct.Struct("!H")
 
 
@@ -51,6 +54,8 @@ class Rewrite:
         #: only the full matcher can tell.
         self.quick = quick
         self._memo: dict[tuple[int, bytes], tuple[wire.Answer, wire.Answer]] = {}
+        #: Body bytes held by ``_memo`` (the answers and their re-rendered copies).
+        self.memo_bytes = 0
 
     def serve(self, req: Request) -> plugin.Result:
         # An index loop: a ``for`` loop's iterator would be an allocation per query.
@@ -109,13 +114,22 @@ class Rewrite:
         try:
             msg = response.parse(sub.data[wire.HEADER_LEN : sub.question_end], answer)
             response.apply_records(msg, rules)
-            result = response.rerender(answer, msg, req.key, new_rcode)
+            result = response.rerender(answer, msg, req.key, new_rcode, static=answer.static)
         except (dnslib.DNSError, ValueError, IndexError, struct.error) as err:
             return wire.Answer.failure(wire.SERVFAIL, f"plugin/rewrite: unreadable reply: {err}")
-        if len(self._memo) >= MEMO_SIZE:
-            self._memo.clear()
-        self._memo[memo_key] = (answer, result)
+        if answer.static:
+            self._keep(memo_key, answer, result)
         return result
+
+    def _keep(self, key: tuple[int, bytes], answer: wire.Answer, result: wire.Answer) -> None:
+        """Keep the re-rendered reply of a static answer (the same object comes back for the
+        same name, so the next query of it is not parsed again)."""
+        size = len(answer.body or b"") + len(result.body or b"")
+        if len(self._memo) >= MEMO_SIZE or self.memo_bytes + size > MEMO_BYTES:
+            self._memo.clear()
+            self.memo_bytes = 0
+        self._memo[key] = (answer, result)
+        self.memo_bytes += size
 
     async def _chased(
         self, req: Request, sub: Request, state: State, result: plugin.Result

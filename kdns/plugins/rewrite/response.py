@@ -72,9 +72,16 @@ def _names(rr: dnslib.RR, rules: list[NameRewrite]) -> None:
 
 
 def rerender(
-    answer: wire.Answer, msg: dnslib.DNSRecord, question: bytes, new_rcode: int
+    answer: wire.Answer,
+    msg: dnslib.DNSRecord,
+    question: bytes,
+    new_rcode: int,
+    *,
+    static: bool = False,
 ) -> wire.Answer:
     """``msg``'s records as the body of a reply after ``question`` (wire, name lower-cased).
+
+    ``static`` says the reply is as static as ``answer`` (no lookup went into it).
 
     The question's name is entered in the compression table, so owner names equal to it or
     below it point into the question and echo the client's letter case.
@@ -97,6 +104,7 @@ def rerender(
         flags=answer.flags,
         error=answer.error,
         plugin=answer.plugin,
+        static=static,
     )
 
 
@@ -120,4 +128,5 @@ def with_rcode(answer: wire.Answer, new_rcode: int) -> wire.Answer:
         flags=answer.flags if answer.body is not None else wire.QR << 8,
         error=answer.error,
         plugin=answer.plugin,
+        static=answer.static,
     )

@@ -260,14 +260,32 @@ def test_cname_lookups_that_chase_one_another_stop() -> None:
     assert len(nxt.seen) == 1 + cname.MAX_DEPTH, "the first query and one per nested lookup"
 
 
-def test_rewritten_replies_kept_are_bounded() -> None:
+def test_rewritten_replies_kept_are_bounded_in_count_and_bytes() -> None:
+    h, _ = chain(r"rewrite name regex (.*)\.corp\.test {1}.svc.test answer auto", Fixed(STATIC))
+    h.next = Fixed(STATIC)
+    for i in range(rewrite_handler.MEMO_SIZE + 100):
+        served(h, fakes.request(f"a{i}.corp.test.", "A"))
+        assert len(h._memo) <= rewrite_handler.MEMO_SIZE
+    assert h._memo, "static replies are kept"
+    big = fakes.answer("a.svc.test.", "TXT", [f'a.svc.test. 5 IN TXT "{"x" * 250}"'] * 200)
+    big.static = True
+    h.next = Fixed(big)
+    for i in range(200):
+        served(h, fakes.request(f"b{i}.corp.test.", "TXT", proto="tcp"))
+        assert h.memo_bytes <= rewrite_handler.MEMO_BYTES
+        held = sum(len(a.body or b"") + len(r.body or b"") for a, r in h._memo.values())
+        assert held == h.memo_bytes
+
+
+def test_replies_of_dynamic_answers_are_not_kept() -> None:
     h, _ = chain(
         r"rewrite name regex (.*)\.corp\.test {1}.svc.test answer auto",
         lambda req: fakes.answer(req.name, "A", [f"{req.name} 5 IN A 192.0.2.1"]),
     )
-    static = fakes.answer("a.svc.test.", "A", ["a.svc.test. 5 IN A 192.0.2.1"])
-    h.next = Fixed(static)
-    for i in range(rewrite_handler.MEMO_SIZE + 100):
-        req = fakes.request(f"a{i}.corp.test.", "A")
-        served(h, req)
-        assert len(h._memo) <= rewrite_handler.MEMO_SIZE
+    for i in range(10):
+        served(h, fakes.request(f"a{i}.corp.test.", "A"))
+    assert not h._memo and h.memo_bytes == 0
+
+
+STATIC = fakes.answer("a.svc.test.", "A", ["a.svc.test. 5 IN A 192.0.2.1"])
+STATIC.static = True
