@@ -14,6 +14,7 @@ or exact name test it on the raw request first, so such a query costs no allocat
 
 from __future__ import annotations
 
+import functools
 import struct
 from typing import Protocol
 
@@ -154,10 +155,10 @@ class Rewrite:
 def rebuild(req: Request, state: State) -> Request:
     """The request the next plugin gets: ``req`` with the rewritten question and options."""
     data = req.data
-    if state.name == req.name:
+    if state.name == state.original:
         qname = data[wire.HEADER_LEN : req.name_end]
     else:
-        qname = wire.text_to_name(state.name)
+        qname = _wire_name(state.name)
     question = qname + struct.pack("!HH", state.qtype, state.qclass)
     rest = data[req.question_end :]
     counts = data[4:12]
@@ -171,6 +172,12 @@ def rebuild(req: Request, state: State) -> Request:
     sub.server = req.server
     sub.table = req.table
     return sub
+
+
+@functools.lru_cache(maxsize=1024)
+def _wire_name(name: str) -> bytes:
+    """``wire.text_to_name``, remembered for the few names rules rewrite to (bounded)."""
+    return wire.text_to_name(name)
 
 
 def _with_options(req: Request, options: bytes) -> tuple[bytes, int]:

@@ -83,7 +83,7 @@ class NameRule:
             state.response.names.append(suffix_back(self.to, m.pattern))
         state.response.names.extend(self.answers)
         state.name = new
-        state.spelled = new
+        state.renamed = True
         return True
 
 

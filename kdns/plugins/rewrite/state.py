@@ -40,16 +40,34 @@ class State:
     """The question being rewritten: the original request, and the current name, type, class and
     EDNS options (None until an ``edns0`` rule reads them)."""
 
-    __slots__ = ("edns_changed", "name", "options", "qclass", "qtype", "req", "response", "spelled")
+    __slots__ = (
+        "edns_changed",
+        "name",
+        "options",
+        "original",
+        "qclass",
+        "qtype",
+        "renamed",
+        "req",
+        "response",
+    )
 
     def __init__(self, req: Request, name: str) -> None:
         self.req = req
-        #: Lower-case, with a trailing dot.
+        #: The client's name, lower-case, with a trailing dot.
+        self.original = name
+        #: The current name, lower-case, with a trailing dot.
         self.name = name
-        #: The name as the next plugin will see it spelled ({qname}).
-        self.spelled = req.original_name
+        #: Some rule changed the name (it may have changed back).
+        self.renamed = False
         self.qtype = req.qtype
         self.qclass = req.qclass
         self.options: list[tuple[int, bytes]] | None = None
         self.edns_changed = False
         self.response = Response()
+
+    @property
+    def spelled(self) -> str:
+        """The name as the next plugin will see it spelled ({qname}): the client's spelling
+        until a rule rewrites it."""
+        return self.name if self.renamed else self.req.original_name
