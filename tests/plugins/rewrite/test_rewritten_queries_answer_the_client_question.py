@@ -237,3 +237,21 @@ async def test_exact_name_to_a_cluster_service(tmp_path: Path) -> None:
             assert proc.stop() == 0, proc.output
     finally:
         await api.stop()
+
+
+def test_cname_target_rewritten_and_resolved_through_the_server() -> None:
+    zone = ZONE + "  moved: {CNAME: gone.elsewhere.}\n"
+    corefile = block(".", "rewrite continue cname exact gone.elsewhere. web.svc.test.")
+    with helpers.serve(corefile, files={"zone.yaml": zone}) as srv:
+        for tcp in (False, True):
+            reply = srv.query("moved.svc.test.", "A", tcp=tcp)
+            assert question(reply) == ("moved.svc.test.", "A")
+            assert records(reply) == [
+                ("moved.svc.test.", 300, "CNAME", "web.svc.test."),
+                ("web.svc.test.", 5, "A", "10.0.0.1"),
+            ]
+        # A target the rule does not name is left alone.
+        assert records(srv.query("alias.svc.test.", "A")) == [
+            ("alias.svc.test.", 300, "CNAME", "web.svc.test."),
+            ("web.svc.test.", 5, "A", "10.0.0.1"),
+        ]
