@@ -93,8 +93,6 @@ class Kubernetes:
             if entry.serial_at < 0 or entry.serial == self.store.serial:
                 return entry.answer
             return entry.with_serial(self.store.serial)
-        if req.qclass != wire.CLASS_IN:
-            return self.next.serve(req)
         name = req.name
         zone = self.zone_of(name)
         if zone is None:
