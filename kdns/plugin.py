@@ -6,7 +6,10 @@ when the answer is at hand keeps the hot path free of coroutines and tasks.
 
 As in CoreDNS (``plugin/plugin.go``): an ``Answer`` whose ``body`` is None with
 rcode SERVFAIL, REFUSED, FORMERR or NOTIMP means "nothing written yet, the
-server writes the error"; any other answer is the reply. A plugin that does not
+server writes the error"; any other answer is the reply. The answer's ``error``
+is what the errors plugin logs: a REFUSED or NOTIMP for a query the client should
+not have asked (a zone transfer, a class nobody serves) carries none, so a flood
+of bad queries cannot flood the log with [ERROR] lines. A plugin that does not
 handle a query passes it on with ``self.next.serve(req)``; the end of the chain
 answers SERVFAIL with the error ``plugin/NAME: no next plugin found``.
 

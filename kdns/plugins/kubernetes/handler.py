@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("kdns.plugin.kubernetes")
 
 _TRANSFER = (dnslib.QTYPE.AXFR, dnslib.QTYPE.IXFR)
+#: Zone transfers need the transfer plugin; the client's request is refused, not a server error.
+TRANSFER_REFUSED = wire.Answer.failure(wire.REFUSED)
 
 
 class Kubernetes:
@@ -98,7 +100,7 @@ class Kubernetes:
         if zone is None:
             return self.next.serve(req)
         if req.qtype in _TRANSFER:
-            return wire.Answer.failure(wire.REFUSED, "zone transfer needs the transfer plugin")
+            return TRANSFER_REFUSED
         result = self.synth.lookup(name, req.qtype, zone)
         synced = self.store.has_synced()
         if result.name_error:
