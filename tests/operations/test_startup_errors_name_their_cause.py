@@ -1,4 +1,9 @@
-"""A listener that cannot open stops startup with one line naming the cause, and exit 1."""
+"""A listener that cannot open stops startup with one line naming the cause, and exit 1.
+
+The line reads as CoreDNS's (Go's ``net.OpError``): ``listen PROTO HOST:PORT: bind: REASON``,
+after ``Listen:``/``ListenPacket:`` for DNS and ``plugin/NAME:`` for a plugin's HTTP listener.
+A server that never served has nothing to drain, so ``lameduck`` is not waited out.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +31,10 @@ def run(corefile: Path, *prefix: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+#: Longer than the subprocess timeout: a run that waits it out fails the test.
+LAMEDUCK = "    health 127.0.0.1:{health} {{\n        lameduck 60s\n    }}\n"
+
+
 def test_port_in_use(tmp_path: Path) -> None:
     port = kdnsproc.free_port()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
@@ -33,9 +42,57 @@ def test_port_in_use(tmp_path: Path) -> None:
         (tmp_path / "Corefile").write_text(f".:{port} {{\n    bind 127.0.0.1\n    whoami\n}}\n")
         out = run(tmp_path / "Corefile")
     assert out.returncode == 1
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1, out.stderr
-    assert lines[0].startswith("Listen:") and "another process is listening" in lines[0]
+    assert out.stderr.splitlines() == [
+        f"ListenPacket: listen udp 127.0.0.1:{port}: bind: address already in use"
+    ]
+
+
+def test_tcp_port_in_use_on_ipv6(tmp_path: Path) -> None:
+    port = kdnsproc.free_port("::1")
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as busy:
+        busy.bind(("::1", port))
+        busy.listen()
+        (tmp_path / "Corefile").write_text(f".:{port} {{\n    bind ::1\n    whoami\n}}\n")
+        out = run(tmp_path / "Corefile")
+    assert out.returncode == 1
+    assert out.stderr.splitlines() == [
+        f"Listen: listen tcp [::1]:{port}: bind: address already in use"
+    ]
+
+
+def test_a_start_up_failure_does_not_wait_out_the_lameduck(tmp_path: Path) -> None:
+    port, health = kdnsproc.free_port(), kdnsproc.free_port()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", port))
+        (tmp_path / "Corefile").write_text(
+            f".:{port} {{\n    bind 127.0.0.1\n"
+            + LAMEDUCK.format(health=health)
+            + "    whoami\n}\n"
+        )
+        out = run(tmp_path / "Corefile")
+    assert out.returncode == 1
+    assert "lameduck" not in out.stdout + out.stderr
+    assert out.stderr.splitlines() == [
+        f"ListenPacket: listen udp 127.0.0.1:{port}: bind: address already in use"
+    ]
+
+
+def test_a_plugin_listener_in_use_names_the_plugin(tmp_path: Path) -> None:
+    port, health = kdnsproc.free_port(), kdnsproc.free_port()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", health))
+        busy.listen()
+        (tmp_path / "Corefile").write_text(
+            f".:{port} {{\n    bind 127.0.0.1\n"
+            + LAMEDUCK.format(health=health)
+            + "    whoami\n}\n"
+        )
+        out = run(tmp_path / "Corefile")
+    assert out.returncode == 1
+    assert "lameduck" not in out.stdout + out.stderr
+    assert out.stderr.splitlines() == [
+        f"plugin/health: listen tcp 127.0.0.1:{health}: bind: address already in use"
+    ]
 
 
 @pytest.mark.skipif(

@@ -27,7 +27,7 @@ class Health:
 
     async def start(self) -> None:
         self.endpoint.get("/health", self._health)
-        await self.endpoint.acquire()
+        await self.endpoint.acquire("health")
 
     async def enter_lameduck(self) -> None:
         if self.lameduck > 0:

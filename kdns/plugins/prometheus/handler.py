@@ -169,7 +169,7 @@ class Endpoint:
 
     async def start(self) -> None:
         self.endpoint.get("/metrics", self._metrics)
-        await self.endpoint.acquire()
+        await self.endpoint.acquire("prometheus")
 
     async def stop(self) -> None:
         await self.endpoint.release()

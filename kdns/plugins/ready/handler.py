@@ -40,7 +40,7 @@ class Ready:
 
     async def start(self) -> None:
         self.endpoint.get("/ready", self._ready)
-        await self.endpoint.acquire()
+        await self.endpoint.acquire("ready")
 
     async def stop(self) -> None:
         await self.endpoint.release()
