@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from kdns import __version__, config, corefile, lifecycle, logs, plugins
-from kdns.errors import ConfigError, KdnsError
+from kdns.errors import ConfigError, CorefileError, KdnsError
 
 log = logging.getLogger("kdns")
 
@@ -109,7 +109,14 @@ def choose_corefile(opts: Options) -> tuple[Path, int]:
 
 
 def load(path: Path, default_port: int) -> config.Loaded:
+    """Read and set up ``path``; a Corefile with no server block is an error (it serves nothing)."""
     blocks = corefile.load(path)
+    if not blocks:
+        raise CorefileError(
+            "no server block: the Corefile serves nothing",
+            file=str(path),
+            line=1,
+        )
     return config.load(blocks, default_port=default_port)
 
 

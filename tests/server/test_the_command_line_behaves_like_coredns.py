@@ -114,8 +114,18 @@ def test_a_missing_conf_file_exits_1_naming_it(tmp_path: Path) -> None:
         ("example.test {\n    log\n    whoami\n", 1, ""),
         ("a.test {\n    whoami\n}\n\nb.test {\n    bind not-an-address\n}\n", 6, "not-an-address"),
         ("a.test {\n    health {\n        lameduck soon\n    }\n}\n", 3, "lameduck"),
+        ("", 1, "no server block"),
+        ("# nothing yet\n\n(snippet) {\n    whoami\n}\n", 1, "no server block"),
     ],
-    ids=["unknown-directive", "argument-count", "unclosed-brace", "bad-bind", "bad-duration"],
+    ids=[
+        "unknown-directive",
+        "argument-count",
+        "unclosed-brace",
+        "bad-bind",
+        "bad-duration",
+        "empty",
+        "only-a-snippet",
+    ],
 )
 def test_a_bad_corefile_exits_1_with_its_file_and_line(
     tmp_path: Path, corefile: str, line: int, reason: str
