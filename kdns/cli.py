@@ -36,6 +36,11 @@ Usage of kdns:
     \tQuiet mode (no initialization output)
   -version
     \tShow version
+
+Subcommands:
+  migrate-kube-dns [-cluster-domain DOMAIN] CONFIGMAP.yaml
+    \tPrint the Corefile equivalent to a kube-dns ConfigMap
+    \t(kdns migrate-kube-dns -help for more)
 """
 
 
