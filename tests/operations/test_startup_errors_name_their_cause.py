@@ -7,15 +7,20 @@ A server that never served has nothing to drain, so ``lameduck`` is not waited o
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
 
+from kdns import config, corefile, http
+from kdns.errors import ListenError
+from kdns.server.instance import Instance
 from tests import kdnsproc
 from tests.server import helpers
 
@@ -109,3 +114,66 @@ def test_privileged_port_without_capability(tmp_path: Path) -> None:
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1, out.stderr
     assert "CAP_NET_BIND_SERVICE" in lines[0] and "ip_unprivileged_port_start" in lines[0]
+
+
+# --- a failed start leaves nothing behind, and takes nothing from the running configuration ----
+
+
+def loaded(text: str) -> config.Loaded:
+    return config.load(corefile.parse(text), default_port=53)
+
+
+def health_answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+async def test_a_failed_start_closes_what_it_opened() -> None:
+    port, health, ready = (kdnsproc.free_port() for _ in range(3))
+    text = (
+        f".:{port} {{\n    bind 127.0.0.1\n    health 127.0.0.1:{health}\n"
+        f"    ready 127.0.0.1:{ready}\n    whoami\n}}\n"
+    )
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", port))
+        instance = Instance(loaded(text))
+        with pytest.raises(ListenError):
+            await instance.start()
+    assert instance.udp == [] and instance.tcp == []
+    assert not [key for key in http._endpoints if key[1] in (health, ready)]
+    for taken in (health, ready):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", taken))  # free again
+
+
+async def test_a_reload_that_fails_to_start_keeps_the_running_endpoints() -> None:
+    port, busy_port, health, ready = (kdnsproc.free_port() for _ in range(4))
+    running = f".:{port} {{\n    bind 127.0.0.1\n    health 127.0.0.1:{health}\n    whoami\n}}\n"
+    instance = Instance(loaded(running))
+    await instance.start()
+    try:
+        # The new configuration keeps the health address; its ready address cannot be bound,
+        # so its health hook, after ready in the chain order, never started.
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", ready))
+            taken.listen()
+            with pytest.raises(ListenError, match="plugin/ready: listen tcp"):
+                await instance.reload(
+                    loaded(
+                        running.replace("    whoami", f"    ready 127.0.0.1:{ready}\n    whoami")
+                    )
+                )
+        assert await asyncio.to_thread(health_answers, health)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+            busy.bind(("127.0.0.1", busy_port))
+            with pytest.raises(ListenError, match="ListenPacket: listen udp"):
+                await instance.reload(
+                    loaded(running + running.replace(f":{port}", f":{busy_port}"))
+                )
+        assert await asyncio.to_thread(health_answers, health)
+    finally:
+        await instance.stop(grace=0)
+    assert not await asyncio.to_thread(health_answers, health)
