@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import platform
 import sys
@@ -18,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from kdns import __version__, config, corefile, lifecycle, logs, plugins
-from kdns.errors import ConfigError, KdnsError
+from kdns.errors import ConfigError, CorefileError, KdnsError
 
 log = logging.getLogger("kdns")
 
@@ -39,6 +38,11 @@ Usage of kdns:
     \tCheck the Corefile without serving: print every problem, exit 1 if any
   -version
     \tShow version
+
+Subcommands:
+  migrate-kube-dns [-cluster-domain DOMAIN] CONFIGMAP.yaml
+    \tPrint the Corefile equivalent to a kube-dns ConfigMap
+    \t(kdns migrate-kube-dns -help for more)
 """
 
 
@@ -113,7 +117,14 @@ def choose_corefile(opts: Options) -> tuple[Path, int]:
 
 
 def load(path: Path, default_port: int) -> config.Loaded:
+    """Read and set up ``path``; a Corefile with no server block is an error (it serves nothing)."""
     blocks = corefile.load(path)
+    if not blocks:
+        raise CorefileError(
+            "no server block: the Corefile serves nothing",
+            file=str(path),
+            line=1,
+        )
     return config.load(blocks, default_port=default_port)
 
 
@@ -183,27 +194,16 @@ def run(path: Path, port: int, loaded: config.Loaded, *, quiet: bool = False) ->
     return asyncio.run(_serve(runner, loaded, quiet))
 
 
-def bind_error(err: OSError) -> str:
-    """One line naming the cause of a failed listen."""
-    if err.errno == errno.EACCES:
-        return (
-            f"{err}: binding a port below 1024 needs CAP_NET_BIND_SERVICE "
-            "or sysctl net.ipv4.ip_unprivileged_port_start"
-        )
-    if err.errno == errno.EADDRINUSE:
-        return f"{err}: another process is listening on this address and port"
-    return str(err)
-
-
 async def _serve(runner: lifecycle.Runner, loaded: config.Loaded, quiet: bool) -> int:
+    """Serve until stopped; a start-up failure is one line on stderr and exit 1.
+
+    A configuration that fails to start has undone itself (``Instance.start``): no
+    lameduck is waited out for a server that never served.
+    """
     try:
         return await runner.serve(loaded, quiet=quiet)
-    except OSError as err:
-        print(f"Listen: {bind_error(err)}", file=sys.stderr)
-    except KdnsError as err:
+    except (KdnsError, OSError) as err:
         print(err, file=sys.stderr)
-    if runner.instance is not None:
-        await runner.instance.stop(grace=0)
     return 1
 
 

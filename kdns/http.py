@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from kdns.errors import ConfigError
+from kdns.errors import ConfigError, ListenError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -61,8 +61,11 @@ class Endpoint:
             raise web.HTTPNotFound()
         return await handler(request)
 
-    async def acquire(self) -> None:
-        """One more configuration uses this endpoint; listen if nobody did."""
+    async def acquire(self, plugin: str) -> None:
+        """One more configuration uses this endpoint; listen if nobody did.
+
+        :raises ListenError: naming ``plugin`` when the address cannot be bound.
+        """
         self.users += 1
         if self._runner is not None:
             return
@@ -73,9 +76,13 @@ class Endpoint:
         site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
         try:
             await site.start()
-        except BaseException:
+        except BaseException as err:
             self.users -= 1
             await runner.cleanup()
+            if isinstance(err, OSError):
+                raise ListenError(
+                    err, "tcp", self.host, self.port, who=f"plugin/{plugin}"
+                ) from None
             raise
         self._runner = runner
 

@@ -12,12 +12,15 @@ the same translation:
 
 kube-dns later accepted host names as well as addresses. ``forward`` takes addresses only, and
 translating names made an invalid Corefile and a broken cluster (kubernetes/kubeadm#1473), so
-names are left out with a warning, as kubeadm does since. ``federations`` went to CoreDNS's
-retired federation plugin, which kdns does not have: a ConfigMap using it is refused.
+names are left out with a warning, as kubeadm does since; a value that can only be meant as an
+address but is none (``8.8.8.300``) is refused. ``federations`` went to CoreDNS's retired
+federation plugin, which kdns does not have: a ConfigMap using it is refused. Other ``data``
+keys, which kube-dns ignored (a typo such as ``stubDomain``), are warned about.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import re
@@ -27,6 +30,7 @@ from typing import Any
 import yaml
 
 from kdns.errors import KdnsError
+from kdns.pkg import yamlerror
 
 #: kubeadm's Corefile (kubeadm v1.32+), with ``{domain}`` and ``{upstreams}`` to fill in.
 MAIN_BLOCK = """\
@@ -73,7 +77,8 @@ Usage: kdns migrate-kube-dns [-cluster-domain DOMAIN] CONFIGMAP.yaml
 Print the Corefile equivalent to a kube-dns ConfigMap (for example the output of
 `kubectl -n kube-system get configmap kube-dns -o yaml`; '-' reads standard input):
 stubDomains become server blocks of their own, upstreamNameservers the main block's
-forward. Host names are left out with a warning on standard error.
+forward. Host names and keys kube-dns does not read are left out with a warning on
+standard error.
 
   -cluster-domain string
     \tThe cluster's DNS domain (default "cluster.local")
@@ -82,8 +87,17 @@ forward. Host names are left out with a warning on standard error.
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$", re.IGNORECASE)
 
 
+#: The keys of the kube-dns ConfigMap's ``data`` that kube-dns reads.
+KEYS = ("stubDomains", "upstreamNameservers", "federations")
+
+
 class MigrationError(KdnsError):
     """The ConfigMap cannot be translated; the message says which key and why."""
+
+    def __init__(self, reason: str, *, line: int | None = None) -> None:
+        super().__init__(reason)
+        #: The line of the file at fault, when one is known (YAML errors).
+        self.line = line
 
 
 def translate(
@@ -102,7 +116,7 @@ def translate(
     data = configmap.get("data") or {}
     if not isinstance(data, dict):
         raise MigrationError("data: expected a mapping of keys to strings")
-    warnings: list[str] = []
+    warnings = [_unknown(key) for key in data if key not in KEYS]
     if str(data.get("federations") or "").strip():
         raise MigrationError(
             "federations: kdns has no federation plugin (CoreDNS retired its own), so this "
@@ -152,6 +166,15 @@ def translate(
     return text, warnings
 
 
+def _unknown(key: object) -> str:
+    """The warning for a ``data`` key kube-dns does not read (a typo goes unseen otherwise)."""
+    close = difflib.get_close_matches(str(key), KEYS, n=1)
+    hint = f"did you mean {close[0]}?" if close else "kube-dns reads " + ", ".join(KEYS[:-1])
+    if not close:
+        hint += f" and {KEYS[-1]}"
+    return f"{key}: not a kube-dns key, ignored ({hint})"
+
+
 def _json(data: dict[str, Any], key: str) -> Any:
     value = data.get(key)
     if value is None:
@@ -182,6 +205,8 @@ def _addresses(key: str, values: list[str], warnings: list[str]) -> list[str]:
         try:
             ipaddress.ip_address(host)
         except ValueError:
+            if _looks_like_an_address(host):
+                raise MigrationError(f"{key}: {value!r} is not a valid IP address") from None
             if not _is_hostname(host):
                 raise MigrationError(
                     f"{key}: {value!r} is neither an IP address nor a host name"
@@ -223,6 +248,11 @@ def _split(key: str, value: str) -> tuple[str, int | None]:
     return host, int(port_text)
 
 
+def _looks_like_an_address(text: str) -> bool:
+    """True for what can only be meant as an address: no top-level domain is all digits."""
+    return ":" in text or text.rstrip(".").rpartition(".")[2].isdigit()
+
+
 def _is_hostname(text: str) -> bool:
     try:
         _domain("", text)
@@ -235,8 +265,11 @@ def load(text: str) -> dict[str, Any]:
     """The ConfigMap in YAML (or JSON) ``text``; of several documents, the only ConfigMap."""
     try:
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.MarkedYAMLError as err:
+        reason = yamlerror.reason(err)
+        raise MigrationError(f"not valid YAML: {reason}", line=yamlerror.line(err, text)) from None
     except yaml.YAMLError as err:
-        raise MigrationError(f"not valid YAML: {err}") from None
+        raise MigrationError(f"not valid YAML: {' '.join(str(err).split())}") from None
     if len(docs) > 1:
         docs = [d for d in docs if isinstance(d, dict) and d.get("kind") == "ConfigMap"]
     if len(docs) != 1:
@@ -273,6 +306,10 @@ def main(argv: list[str]) -> int:
     if path is None:
         return _usage("missing the ConfigMap file")
     try:
+        _domain("", domain)
+    except MigrationError:
+        return _usage(f'invalid value "{domain}" for flag -cluster-domain: not a valid domain name')
+    try:
         if path == "-":
             text = sys.stdin.read()
         else:
@@ -284,7 +321,10 @@ def main(argv: list[str]) -> int:
     try:
         corefile, warnings = translate(load(text), cluster_domain=domain)
     except MigrationError as err:
-        print(f"migrate-kube-dns: {path}: {err}", file=sys.stderr)
+        where = "<stdin>" if path == "-" else path
+        if err.line is not None:
+            where += f":{err.line}"
+        print(f"migrate-kube-dns: {where}: {err}", file=sys.stderr)
         return 1
     for warning in warnings:
         print(f"migrate-kube-dns: warning: {warning}", file=sys.stderr)

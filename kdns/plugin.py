@@ -6,13 +6,20 @@ when the answer is at hand keeps the hot path free of coroutines and tasks.
 
 As in CoreDNS (``plugin/plugin.go``): an ``Answer`` whose ``body`` is None with
 rcode SERVFAIL, REFUSED, FORMERR or NOTIMP means "nothing written yet, the
-server writes the error"; any other answer is the reply. A plugin that does not
+server writes the error"; any other answer is the reply. The answer's ``error``
+is what the errors plugin logs: a REFUSED or NOTIMP for a query the client should
+not have asked (a zone transfer, a class nobody serves) carries none, so a flood
+of bad queries cannot flood the log with [ERROR] lines. A plugin that does not
 handle a query passes it on with ``self.next.serve(req)``; the end of the chain
 answers SERVFAIL with the error ``plugin/NAME: no next plugin found``.
 
 A plugin that needs the reply on its way back (log, errors, cache, metrics)
 uses ``then``, which applies a function to a plain or awaitable result without
 turning the plain case into a coroutine.
+
+Every chain serves class IN. A plugin that answers another class lists it in a
+``classes`` attribute (chaos: CH); the server refuses a query of a class no link
+of its chain lists, so plugins serving IN never see another class.
 """
 
 from __future__ import annotations
@@ -49,6 +56,16 @@ class NoNext:
 
     def serve(self, req: Request) -> Result:
         return self._answer
+
+
+def served_classes(handler: object) -> frozenset[int]:
+    """The classes the chain starting at ``handler`` serves: IN and what its links list."""
+    classes = {wire.CLASS_IN}
+    link: object = handler
+    while link is not None:
+        classes.update(getattr(link, "classes", ()))
+        link = getattr(link, "next", None)
+    return frozenset(classes)
 
 
 def then(result: Result, fn: Callable[[wire.Answer], wire.Answer]) -> Result:

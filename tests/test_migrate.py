@@ -212,6 +212,9 @@ def test_a_configmap_with_no_data_key() -> None:
         ({"stubDomains": '{"a.b": ["1.2.3.4:"]}'}, "has an empty port"),
         ({"stubDomains": '{"a.b": ["[2001:db8::1]x"]}'}, "is not ADDRESS[:PORT]"),
         ({"upstreamNameservers": '["not a name!"]'}, "neither an IP address nor a host name"),
+        ({"upstreamNameservers": '["8.8.8.300"]'}, "'8.8.8.300' is not a valid IP address"),
+        ({"upstreamNameservers": '["10.0.0.1", "10.1"]'}, "'10.1' is not a valid IP address"),
+        ({"stubDomains": '{"a.b": ["10.0.0.256:53"]}'}, "'10.0.0.256:53' is not a valid IP"),
     ],
 )
 def test_what_cannot_be_translated_names_the_key(data: dict[str, str], message: str) -> None:
@@ -352,3 +355,56 @@ def test_not_yaml_or_not_one_configmap(tmp_path: Path, capsys: pytest.CaptureFix
         path.write_text(text)
         assert cli.main(["migrate-kube-dns", str(path)]) == 1
         assert reason in capsys.readouterr().err
+
+
+# --- what kube-dns would not have read -----------------------------------------------------------
+
+
+def test_unknown_keys_are_warned_about() -> None:
+    text, warnings = translate(
+        {
+            "data": {
+                "stubDomain": '{"acme.local": ["1.2.3.4"]}',
+                "upstreamNameservers": '["9.9.9.9"]',
+            }
+        }
+    )
+    assert "acme.local" not in text
+    assert warnings == [
+        "stubDomain: not a kube-dns key, ignored (did you mean stubDomains?)",
+    ]
+    _, warnings = translate({"data": {"colour": "blue"}})
+    assert warnings == [
+        "colour: not a kube-dns key, ignored "
+        "(kube-dns reads stubDomains, upstreamNameservers and federations)"
+    ]
+
+
+def test_a_yaml_error_is_one_line_with_the_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "kube-dns.yaml"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\ndata: {stubDomains: '{}'\n")
+    assert cli.main(["migrate-kube-dns", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"migrate-kube-dns: {path}:3: not valid YAML: "), err
+    code, _, err = run("kind: ConfigMap\ndata:\n  a: b\n   c: d\n")
+    assert code == 1
+    assert err.count("\n") == 1, err
+    assert err.startswith("migrate-kube-dns: <stdin>:4: not valid YAML: "), err
+
+
+@pytest.mark.parametrize("flag", [["-cluster-domain", "bad domain"], ["-cluster-domain=a..b"]])
+def test_a_bad_cluster_domain_is_blamed_on_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: list[str]
+) -> None:
+    path = tmp_path / "kube-dns.yaml"
+    path.write_text(configmap())
+    assert cli.main(["migrate-kube-dns", *flag, str(path)]) == 2
+    err = capsys.readouterr().err
+    value = flag[-1].removeprefix("-cluster-domain=")
+    assert err.startswith(
+        f'invalid value "{value}" for flag -cluster-domain: not a valid domain name\n'
+    )
+    assert str(path) not in err

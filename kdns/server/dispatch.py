@@ -3,7 +3,8 @@
 ``handle`` returns the reply bytes when the chain answered at once, None when
 there is nothing to send, or an awaitable of either when the chain must wait.
 Malformed input never escapes as an exception: it is dropped or answered with
-FORMERR/NOTIMP, and a failing plugin becomes SERVFAIL.
+FORMERR/NOTIMP, and a failing plugin becomes SERVFAIL. A query of a class the
+matched chain does not serve (``Route.classes``) is REFUSED without walking it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ log = logging.getLogger("kdns.server")
 Reply = bytes | None | Awaitable[bytes | None]
 #: Told about each reply built at once from a static answer of a replayable route.
 Keep = Callable[[Request, Route, wire.Answer, bytes], None]
+_IN = wire.CLASS_IN
 
 
 def handle(
@@ -37,6 +39,8 @@ def handle(
         return reject.reply
     route = table.match(req.key)
     if route is None:
+        return req.reply_error(wire.REFUSED)
+    if req.qclass != _IN and req.qclass not in route.classes:
         return req.reply_error(wire.REFUSED)
     req.zone = route.zone
     req.server = route.server

@@ -12,6 +12,7 @@ import logging
 import socket
 
 from kdns import config
+from kdns.errors import ListenError
 from kdns.server.tcp import TCPListener
 from kdns.server.udp import UDPListener
 from kdns.server.zones import Route, ZoneTable
@@ -60,11 +61,18 @@ class Instance:
         return out
 
     async def start(self) -> None:
-        await self._run_startup(self.hooks)
+        """Run the startup hooks and open the listeners.
+
+        On failure whatever was started is undone (listeners closed, cleanup hooks
+        run) and the error propagates; the shutdown hooks are not run, since a
+        server that never served has nothing to drain (no lameduck).
+        """
         try:
+            await self._run_startup(self.hooks)
             await self._listen(self._tables(self.loaded))
         except BaseException:
             await self._close_listeners(grace=0)
+            await self._run_cleanup(self.hooks)
             raise
 
     @staticmethod
@@ -95,11 +103,17 @@ class Instance:
             hosts = [host] if host else (["0.0.0.0", "::"] if v6 else ["0.0.0.0"])
             for addr in hosts:
                 udp = UDPListener(table, addr, port)
-                udp.open()
+                try:
+                    udp.open()
+                except OSError as err:
+                    raise ListenError(err, "udp", host, port, who="ListenPacket") from None
                 self.udp.append(udp)
                 port = udp.port  # an ephemeral port (0) is shared by every socket of the key
                 tcp = TCPListener(table, addr, port)
-                await tcp.open()
+                try:
+                    await tcp.open()
+                except OSError as err:
+                    raise ListenError(err, "tcp", host, port, who="Listen") from None
                 self.tcp.append(tcp)
         return opened
 

@@ -19,11 +19,20 @@ class Route:
     replay: bool = False
     #: The chain's per-query counter (prometheus), told about every replay.
     counter: replay.ReplayCounting | None = None
+    #: The query classes some link of the chain serves (``plugin.served_classes``).
+    classes: frozenset[int] = frozenset({wire.CLASS_IN})
 
     @classmethod
     def of(cls, zone: str, handler: plugin.Handler, server: str) -> Route:
         """A route that replays when its chain allows it."""
-        return cls(zone, handler, server, replay.replayable(handler), replay.counting(handler))
+        return cls(
+            zone,
+            handler,
+            server,
+            replay.replayable(handler),
+            replay.counting(handler),
+            plugin.served_classes(handler),
+        )
 
 
 class ZoneTable:

@@ -127,3 +127,18 @@ def test_reload_under_load_changed_broken_identical(tmp_path: Path) -> None:
         assert "coredns_reload_failed_total 1.0" in scrape(metrics_port)
     finally:
         assert proc.stop() == 0
+
+
+def test_the_failure_counter_is_exported_at_zero_from_start() -> None:
+    """CoreDNS registers coredns_reload_failed_total with the reload plugin: 0 before any failure."""
+    for reload, exported in (("    reload 2s 1s\n", True), ("", False)):
+        metrics_port = kdnsproc.free_port()
+        corefile = (
+            ".:{port} {\n    bind 127.0.0.1\n"
+            + reload
+            + f"    prometheus 127.0.0.1:{metrics_port}\n    whoami\n}}\n"
+        )
+        with helpers.serve(corefile) as srv:
+            srv.query("whoami.test.", "A")
+            text = scrape(metrics_port)
+        assert ("coredns_reload_failed_total 0.0" in text) is exported, text

@@ -1,16 +1,26 @@
-"""A listener that cannot open stops startup with one line naming the cause, and exit 1."""
+"""A listener that cannot open stops startup with one line naming the cause, and exit 1.
+
+The line reads as CoreDNS's (Go's ``net.OpError``): ``listen PROTO HOST:PORT: bind: REASON``,
+after ``Listen:``/``ListenPacket:`` for DNS and ``plugin/NAME:`` for a plugin's HTTP listener.
+A server that never served has nothing to drain, so ``lameduck`` is not waited out.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
 
+from kdns import config, corefile, http
+from kdns.errors import ListenError
+from kdns.server.instance import Instance
 from tests import kdnsproc
 from tests.server import helpers
 
@@ -26,6 +36,10 @@ def run(corefile: Path, *prefix: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+#: Longer than the subprocess timeout: a run that waits it out fails the test.
+LAMEDUCK = "    health 127.0.0.1:{health} {{\n        lameduck 60s\n    }}\n"
+
+
 def test_port_in_use(tmp_path: Path) -> None:
     port = kdnsproc.free_port()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
@@ -33,9 +47,57 @@ def test_port_in_use(tmp_path: Path) -> None:
         (tmp_path / "Corefile").write_text(f".:{port} {{\n    bind 127.0.0.1\n    whoami\n}}\n")
         out = run(tmp_path / "Corefile")
     assert out.returncode == 1
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1, out.stderr
-    assert lines[0].startswith("Listen:") and "another process is listening" in lines[0]
+    assert out.stderr.splitlines() == [
+        f"ListenPacket: listen udp 127.0.0.1:{port}: bind: address already in use"
+    ]
+
+
+def test_tcp_port_in_use_on_ipv6(tmp_path: Path) -> None:
+    port = kdnsproc.free_port("::1")
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as busy:
+        busy.bind(("::1", port))
+        busy.listen()
+        (tmp_path / "Corefile").write_text(f".:{port} {{\n    bind ::1\n    whoami\n}}\n")
+        out = run(tmp_path / "Corefile")
+    assert out.returncode == 1
+    assert out.stderr.splitlines() == [
+        f"Listen: listen tcp [::1]:{port}: bind: address already in use"
+    ]
+
+
+def test_a_start_up_failure_does_not_wait_out_the_lameduck(tmp_path: Path) -> None:
+    port, health = kdnsproc.free_port(), kdnsproc.free_port()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", port))
+        (tmp_path / "Corefile").write_text(
+            f".:{port} {{\n    bind 127.0.0.1\n"
+            + LAMEDUCK.format(health=health)
+            + "    whoami\n}\n"
+        )
+        out = run(tmp_path / "Corefile")
+    assert out.returncode == 1
+    assert "lameduck" not in out.stdout + out.stderr
+    assert out.stderr.splitlines() == [
+        f"ListenPacket: listen udp 127.0.0.1:{port}: bind: address already in use"
+    ]
+
+
+def test_a_plugin_listener_in_use_names_the_plugin(tmp_path: Path) -> None:
+    port, health = kdnsproc.free_port(), kdnsproc.free_port()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", health))
+        busy.listen()
+        (tmp_path / "Corefile").write_text(
+            f".:{port} {{\n    bind 127.0.0.1\n"
+            + LAMEDUCK.format(health=health)
+            + "    whoami\n}\n"
+        )
+        out = run(tmp_path / "Corefile")
+    assert out.returncode == 1
+    assert "lameduck" not in out.stdout + out.stderr
+    assert out.stderr.splitlines() == [
+        f"plugin/health: listen tcp 127.0.0.1:{health}: bind: address already in use"
+    ]
 
 
 @pytest.mark.skipif(
@@ -52,3 +114,66 @@ def test_privileged_port_without_capability(tmp_path: Path) -> None:
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1, out.stderr
     assert "CAP_NET_BIND_SERVICE" in lines[0] and "ip_unprivileged_port_start" in lines[0]
+
+
+# --- a failed start leaves nothing behind, and takes nothing from the running configuration ----
+
+
+def loaded(text: str) -> config.Loaded:
+    return config.load(corefile.parse(text), default_port=53)
+
+
+def health_answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+async def test_a_failed_start_closes_what_it_opened() -> None:
+    port, health, ready = (kdnsproc.free_port() for _ in range(3))
+    text = (
+        f".:{port} {{\n    bind 127.0.0.1\n    health 127.0.0.1:{health}\n"
+        f"    ready 127.0.0.1:{ready}\n    whoami\n}}\n"
+    )
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", port))
+        instance = Instance(loaded(text))
+        with pytest.raises(ListenError):
+            await instance.start()
+    assert instance.udp == [] and instance.tcp == []
+    assert not [key for key in http._endpoints if key[1] in (health, ready)]
+    for taken in (health, ready):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", taken))  # free again
+
+
+async def test_a_reload_that_fails_to_start_keeps_the_running_endpoints() -> None:
+    port, busy_port, health, ready = (kdnsproc.free_port() for _ in range(4))
+    running = f".:{port} {{\n    bind 127.0.0.1\n    health 127.0.0.1:{health}\n    whoami\n}}\n"
+    instance = Instance(loaded(running))
+    await instance.start()
+    try:
+        # The new configuration keeps the health address; its ready address cannot be bound,
+        # so its health hook, after ready in the chain order, never started.
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", ready))
+            taken.listen()
+            with pytest.raises(ListenError, match="plugin/ready: listen tcp"):
+                await instance.reload(
+                    loaded(
+                        running.replace("    whoami", f"    ready 127.0.0.1:{ready}\n    whoami")
+                    )
+                )
+        assert await asyncio.to_thread(health_answers, health)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+            busy.bind(("127.0.0.1", busy_port))
+            with pytest.raises(ListenError, match="ListenPacket: listen udp"):
+                await instance.reload(
+                    loaded(running + running.replace(f":{port}", f":{busy_port}"))
+                )
+        assert await asyncio.to_thread(health_answers, health)
+    finally:
+        await instance.stop(grace=0)
+    assert not await asyncio.to_thread(health_answers, health)

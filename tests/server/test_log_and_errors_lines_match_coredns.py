@@ -19,6 +19,7 @@ import dns.rcode
 import pytest
 
 from tests import kdnsproc
+from tests.integration import support
 from tests.server import helpers
 
 COREFILE = """\
@@ -156,3 +157,55 @@ def test_log_only_logs_queries_of_its_block(server: kdnsproc.Server) -> None:
     assert server.query("quiet.chaos.test.", "TXT").rcode() == dns.rcode.SERVFAIL
     line_with(server, "quiet.chaos.test.", after=before)  # the errors line
     assert not [line for line in server.proc.lines[before:] if line.startswith("[INFO]")]
+
+
+# --- a client's bad queries are not server errors --------------------------------------------
+
+CLUSTER = """\
+.:{port} {
+    bind 127.0.0.1
+    errors
+    log
+    ready 127.0.0.1:READY
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        kubeconfig KUBECONFIG
+        fallthrough in-addr.arpa ip6.arpa
+        startup_timeout STARTUP
+    }
+}
+example.org:{port} {
+    bind 127.0.0.1
+    errors
+    log
+    records example.org.yaml
+}
+"""
+
+NAMES = ("kubernetes.default.svc.cluster.local.", "cluster.local.", "www.example.org.", "x.org.")
+
+
+def test_refused_answers_to_bad_queries_log_no_error(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """200 queries of other classes and 200 zone transfers: REFUSED, and no [ERROR] line."""
+    with support.api_server() as api:
+        api.start()
+        with support.kdns(api, tmp_path_factory.mktemp("kdns"), corefile=CLUSTER) as kdns:
+            support.wait_for(lambda: kdns.ready()[0] == 200, timeout=10, interval=0.05)
+            before = len(kdns.server.proc.lines)
+            for i in range(200):
+                rdclass = ("CH", "HS", "ANY", "NONE")[i % 4]
+                query = helpers.make_query(NAMES[i % len(NAMES)], "A", rdclass)
+                _, _, reply = exchange(kdns.server, query)
+                assert dns.message.from_wire(reply).rcode() == dns.rcode.REFUSED
+            for i in range(200):
+                name = ("cluster.local.", "in-addr.arpa.", "example.org.")[i % 3]
+                query = helpers.make_query(name, "AXFR" if i % 2 else "IXFR")
+                _, _, reply = exchange(kdns.server, query, tcp=i % 4 < 2)
+                assert dns.message.from_wire(reply).rcode() == dns.rcode.REFUSED
+            # log still shows the refused transfers; a last query marks the end of the output.
+            line_with(kdns.server, '"AXFR IN cluster.local. tcp', after=before)
+            _, _, reply = exchange(kdns.server, helpers.make_query("www.example.org.", "A", qid=77))
+            line_with(kdns.server, '- 77 "A IN www.example.org. udp', after=before)
+            errors = [line for line in kdns.server.proc.lines[before:] if "[ERROR]" in line]
+            assert errors == []

@@ -67,6 +67,9 @@ def test_help_prints_the_usage_and_exits_0(tmp_path: Path, flag: str) -> None:
     assert usage.startswith("Usage of kdns:")
     for name in FLAGS:
         assert f"  {name}" in usage
+    # The subcommand is listed with how to get its own usage.
+    assert "\nSubcommands:\n  migrate-kube-dns " in usage
+    assert "kdns migrate-kube-dns -help" in usage
 
 
 @pytest.mark.parametrize(
@@ -114,8 +117,18 @@ def test_a_missing_conf_file_exits_1_naming_it(tmp_path: Path) -> None:
         ("example.test {\n    log\n    whoami\n", 1, ""),
         ("a.test {\n    whoami\n}\n\nb.test {\n    bind not-an-address\n}\n", 6, "not-an-address"),
         ("a.test {\n    health {\n        lameduck soon\n    }\n}\n", 3, "lameduck"),
+        ("", 1, "no server block"),
+        ("# nothing yet\n\n(snippet) {\n    whoami\n}\n", 1, "no server block"),
     ],
-    ids=["unknown-directive", "argument-count", "unclosed-brace", "bad-bind", "bad-duration"],
+    ids=[
+        "unknown-directive",
+        "argument-count",
+        "unclosed-brace",
+        "bad-bind",
+        "bad-duration",
+        "empty",
+        "only-a-snippet",
+    ],
 )
 def test_a_bad_corefile_exits_1_with_its_file_and_line(
     tmp_path: Path, corefile: str, line: int, reason: str
@@ -265,6 +278,7 @@ def test_the_embedded_default_serves_on_loopback_only() -> None:
     tests or programs may hold, so it runs in a private network namespace when it can (with no
     flags at all, on port 1053), and on the host otherwise, where it waits for those ports.
     """
+    port = EMBEDDED_PORT
     if netns_available():
         code = (
             "import json, subprocess, sys\n"
@@ -301,4 +315,7 @@ def test_the_embedded_default_serves_on_loopback_only() -> None:
     assert facts["other_loopback_answered"] is False, "the default must bind 127.0.0.1 only"
     assert facts["health"] == [200, "OK"]
     assert facts["ready"] == [200, "OK"]
-    assert "example.test.:" in output and " on 127.0.0.1" in output
+    # The start-up line as README shows it (bind set: the address follows the key).
+    assert f"example.test.:{port} on 127.0.0.1" in output.splitlines(), output
+    readme = (helpers.REPO / "README.md").read_text()
+    assert f"`example.test.:{EMBEDDED_PORT} on 127.0.0.1`" in readme

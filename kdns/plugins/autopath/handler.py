@@ -48,7 +48,7 @@ class Autopath:
 
     def serve(self, req: Request) -> plugin.Result:
         name = req.name
-        if req.qclass != wire.CLASS_IN or not self._in_zones(name):
+        if not self._in_zones(name):
             return self.next.serve(req)
         search = self.search(req)
         if not search or not first_in_search_path(name, search):

@@ -20,6 +20,7 @@ log = logging.getLogger("kdns.plugin.health")
 class Health:
     def __init__(self, address: str) -> None:
         self.endpoint = http.endpoint(address, 8080)
+        self._acquired = False
         self.lameduck = 0.0
 
     async def _health(self, request: web.Request) -> web.Response:
@@ -27,7 +28,8 @@ class Health:
 
     async def start(self) -> None:
         self.endpoint.get("/health", self._health)
-        await self.endpoint.acquire()
+        await self.endpoint.acquire("health")
+        self._acquired = True
 
     async def enter_lameduck(self) -> None:
         if self.lameduck > 0:
@@ -35,4 +37,8 @@ class Health:
             await asyncio.sleep(self.lameduck)
 
     async def stop(self) -> None:
-        await self.endpoint.release()
+        # Only what start acquired: a configuration that failed to start runs every cleanup
+        # hook, and must not release an endpoint the running configuration holds.
+        if self._acquired:
+            self._acquired = False
+            await self.endpoint.release()

@@ -47,7 +47,7 @@ class Hosts:
         return self._miss(req)
 
     def _miss(self, req: Request) -> plugin.Result:
-        if req.qtype == table.TYPE_PTR or req.qclass != wire.CLASS_IN:
+        if req.qtype == table.TYPE_PTR:
             return self.next.serve(req)
         name = req.key[:-4]
         if not hostsfile.within(name, self.zones):

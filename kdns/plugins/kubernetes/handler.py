@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("kdns.plugin.kubernetes")
 
 _TRANSFER = (dnslib.QTYPE.AXFR, dnslib.QTYPE.IXFR)
+#: Zone transfers need the transfer plugin; the client's request is refused, not a server error.
+TRANSFER_REFUSED = wire.Answer.failure(wire.REFUSED)
 
 
 class Kubernetes:
@@ -93,14 +95,12 @@ class Kubernetes:
             if entry.serial_at < 0 or entry.serial == self.store.serial:
                 return entry.answer
             return entry.with_serial(self.store.serial)
-        if req.qclass != wire.CLASS_IN:
-            return self.next.serve(req)
         name = req.name
         zone = self.zone_of(name)
         if zone is None:
             return self.next.serve(req)
         if req.qtype in _TRANSFER:
-            return wire.Answer.failure(wire.REFUSED, "zone transfer needs the transfer plugin")
+            return TRANSFER_REFUSED
         result = self.synth.lookup(name, req.qtype, zone)
         synced = self.store.has_synced()
         if result.name_error:

@@ -81,8 +81,10 @@ class Log:
         for rule in self.rules:
             if not rule.matches(name):
                 continue
+            # The first rule whose names match decides, as in CoreDNS, even when its
+            # classes leave this answer out.
             if "all" not in rule.classes and classify(answer) not in rule.classes:
-                continue
+                break
             reply = wire.finalize(req, answer, req.size)
             values = _values(req, answer, reply, time.perf_counter() - start)
             line = _PLACEHOLDER.sub(lambda m, v=values: v.get(m.group(0), "-"), rule.fmt)

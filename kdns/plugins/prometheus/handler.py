@@ -162,6 +162,7 @@ class Endpoint:
 
     def __init__(self, address: str) -> None:
         self.endpoint = http.endpoint(address, 9153)
+        self._acquired = False
 
     async def _metrics(self, request: web.Request) -> web.Response:
         body = generate_latest(metrics.registry)
@@ -169,7 +170,12 @@ class Endpoint:
 
     async def start(self) -> None:
         self.endpoint.get("/metrics", self._metrics)
-        await self.endpoint.acquire()
+        await self.endpoint.acquire("prometheus")
+        self._acquired = True
 
     async def stop(self) -> None:
-        await self.endpoint.release()
+        # Only what start acquired: a configuration that failed to start runs every cleanup
+        # hook, and must not release an endpoint the running configuration holds.
+        if self._acquired:
+            self._acquired = False
+            await self.endpoint.release()

@@ -20,6 +20,7 @@ class Ready:
     def __init__(self, address: str, hooks: config.Hooks) -> None:
         self.hooks = hooks
         self.endpoint = http.endpoint(address, 8181)
+        self._acquired = False
         self._last_waiting = ""
 
     def waiting(self) -> list[str]:
@@ -40,7 +41,12 @@ class Ready:
 
     async def start(self) -> None:
         self.endpoint.get("/ready", self._ready)
-        await self.endpoint.acquire()
+        await self.endpoint.acquire("ready")
+        self._acquired = True
 
     async def stop(self) -> None:
-        await self.endpoint.release()
+        # Only what start acquired: a configuration that failed to start runs every cleanup
+        # hook, and must not release an endpoint the running configuration holds.
+        if self._acquired:
+            self._acquired = False
+            await self.endpoint.release()

@@ -7,7 +7,7 @@ loop's thread, between two queries, so a query always sees one version of the re
 
 from __future__ import annotations
 
-from kdns import plugin, replay, wire
+from kdns import plugin, replay
 from kdns.plugins.records import answers
 from kdns.request import Request
 
@@ -33,8 +33,6 @@ class Records:
         return self._miss(req)
 
     def _miss(self, req: Request) -> plugin.Result:
-        if req.qclass != wire.CLASS_IN:
-            return self.next.serve(req)
         key = req.key
         answer = self.table.answer(key, key[:-4], req.qtype)
         if answer is None or answer is answers.NEXT:

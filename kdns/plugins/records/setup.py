@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kdns import wire
 from kdns.errors import CorefileError
 from kdns.pkg import duration, fall
 from kdns.plugins.records import answers, zonedata
@@ -14,6 +16,8 @@ from kdns.plugins.records.reload import Watcher
 
 if TYPE_CHECKING:
     from kdns import config, corefile, plugin
+
+log = logging.getLogger("kdns.plugin.records")
 
 #: Default reload interval: none. Records change when the files are edited by hand or a
 #: ConfigMap is updated; either is opted into with ``reload``, so an idle server does no I/O.
@@ -79,6 +83,9 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
             raise d.error(f"{err.file}: {err.reason}") from None
         raise CorefileError(err.reason, file=err.file, line=err.line, plugin="records") from None
 
+    claim(c, zones)
+    warn_uncovered(c.zones, zones)
+
     def build(zones: list[zonedata.Zone]) -> answers.Table:
         return answers.Table(zones, fall=opts.fallthrough)
 
@@ -96,3 +103,39 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
         return handler
 
     c.add_plugin(factory)
+
+
+def claim(c: config.Controller, zones: list[zonedata.Zone]) -> None:
+    """Refuse a zone another ``records`` line of the same server block already serves."""
+    claimed: dict[bytes, zonedata.Zone] = c.shared(f"records:{id(c.config)}", dict)
+    for zone in zones:
+        other = claimed.get(zone.origin)
+        if other is not None:
+            raise CorefileError(
+                f"zone '{zone.name}' is already defined at {other.file}:{other.line}",
+                file=zone.file,
+                line=zone.line,
+                plugin="records",
+            )
+    claimed.update((zone.origin, zone) for zone in zones)
+
+
+def warn_uncovered(keys: tuple[str, ...], zones: list[zonedata.Zone]) -> None:
+    """Warn about a zone whose names the block's keys do not send here (they are REFUSED)."""
+    origins = [wire.text_to_name(key.lower()) for key in keys]
+    for zone in zones:
+        if any(zonedata.is_subdomain(zone.origin, key) for key in origins):
+            continue
+        inside = [
+            k for k, o in zip(keys, origins, strict=True) if zonedata.is_subdomain(o, zone.origin)
+        ]
+        which = f"its names outside {', '.join(inside)}" if inside else "its names"
+        log.warning(
+            "plugin/records: %s:%d: zone '%s' is not covered by this server block's zones (%s): "
+            "queries for %s do not reach this plugin",
+            zone.file,
+            zone.line,
+            zone.name,
+            ", ".join(keys),
+            which,
+        )

@@ -20,6 +20,7 @@ import yaml
 
 from kdns import wire
 from kdns.errors import KdnsError
+from kdns.pkg import yamlerror
 
 #: TTL of a document that sets none (and the SOA minimum of a synthesised SOA).
 DEFAULT_TTL = 300
@@ -189,11 +190,8 @@ def parse(data: bytes | str, *, file: str, serial: int = 0) -> list[Zone]:
     try:
         documents = list(yaml.compose_all(data, Loader=_Loader))
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark is not None else None
-        reason = err.problem or "malformed YAML"
-        if err.context:
-            reason += f" ({err.context})"
+        reason = yamlerror.reason(err)
+        line = yamlerror.line(err, data)
         raise LoadError(f"YAML syntax error: {reason}", file=file, line=line) from None
     except yaml.YAMLError as err:
         raise LoadError(f"YAML error: {err}", file=file) from None

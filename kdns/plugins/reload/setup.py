@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kdns import config, corefile
+from kdns import config, corefile, metrics
 from kdns.pkg import duration
 
 DEFAULT_INTERVAL = 30.0
@@ -36,3 +36,5 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
     if jitter > interval / 2:
         raise d.error("jitter value must be smaller than interval / 2")
     c.hooks.shared["reload"] = ReloadOptions(interval=interval, jitter=jitter)
+    # Exported from start, as CoreDNS registers it with the plugin: alerts on it need a series.
+    metrics.RELOAD_FAILED.inc((), 0)

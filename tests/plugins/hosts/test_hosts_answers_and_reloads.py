@@ -156,15 +156,6 @@ def test_inline_entries_add_to_the_file(tmp_path: Path) -> None:
     assert records(ask(loaded, ptr, "PTR"), ptr, "PTR") == ["inline.example.org."]
 
 
-def test_class_other_than_in_passes_on(tmp_path: Path) -> None:
-    loaded, _ = load(tmp_path)
-    assert ask(loaded, "web.example.org.", "TXT").body == b""
-    answer = fakes.chain_handler(loaded, "hosts").serve(
-        fakes.request("web.example.org.", "A", rdclass="CH")
-    )
-    assert answer is NEXT
-
-
 def test_many_addresses_are_one_rrset(tmp_path: Path) -> None:
     lines = "".join(f"10.0.{i // 250}.{i % 250 + 1} many.example.org\n" for i in range(300))
     loaded, _ = load(tmp_path, hosts=lines)

@@ -144,6 +144,48 @@ CASES = [
         """\
         zone: example.test
         records:
+          web: {A: 10.0.0.1
+        """,
+        3,
+        "YAML syntax error",
+    ),
+    (
+        """\
+        zone: example.test
+        records:
+          web: {TXT: "unclosed}
+        """,
+        3,
+        "YAML syntax error",
+    ),
+    (
+        """\
+        zone: example.test
+        records:
+          web:
+            A: [10.0.0.1,
+                10.0.0.2
+
+
+        """,
+        4,
+        "YAML syntax error",
+    ),
+    (
+        """\
+        zone: example.test
+        records:
+          web:
+            A: 10.0.0.1
+           AAAA: "::1"
+        """,
+        5,
+        "YAML syntax error",
+    ),
+    (
+        """\
+        zone: example.test
+        records:
           web: {A: 10.0.0.1}
           WEB.example.test.: {AAAA: "::1"}
         """,

@@ -34,14 +34,6 @@ def test_names_outside_the_zones_go_to_the_next_plugin(tmp_path: Path, name: str
     assert len(h.table.memo) == 0
 
 
-@pytest.mark.parametrize("qclass", ["CH", "HS", "ANY"])
-def test_classes_other_than_in_go_to_the_next_plugin(tmp_path: Path, qclass: str) -> None:
-    h, following = helpers.make(tmp_path, ZONE)
-    assert helpers.raw(h, "web.example.test.", "A", qclass=qclass) is helpers.PASSED
-    assert helpers.raw(h, "nope.example.test.", "A", qclass=qclass) is helpers.PASSED
-    assert len(following.seen) == 2
-
-
 def test_bare_fallthrough_passes_every_nxdomain_on(tmp_path: Path) -> None:
     h, following = helpers.make(tmp_path, ZONE, fallthrough=fall.ROOT)
     assert helpers.raw(h, "nope.example.test.", "A") is helpers.PASSED

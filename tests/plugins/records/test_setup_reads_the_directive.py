@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import textwrap
 from pathlib import Path
@@ -164,6 +165,55 @@ def test_a_zone_in_two_files_is_an_error(tmp_path: Path) -> None:
         load(tmp_path / "Corefile", ". {\n records a.yaml b.yaml\n}\n")
     assert f"{tmp_path / 'b.yaml'}:1" in str(err.value)
     assert f"already defined at {tmp_path / 'a.yaml'}:1" in str(err.value)
+
+
+def test_a_zone_in_two_directives_of_one_block_is_an_error(tmp_path: Path) -> None:
+    helpers.write(tmp_path / "a.yaml", ZONE)
+    helpers.write(tmp_path / "b.yaml", "# the same zone again\n" + ZONE)
+    with pytest.raises(CorefileError) as err:
+        load(tmp_path / "Corefile", ". {\n records a.yaml\n records b.yaml\n}\n")
+    assert str(err.value) == (
+        f"plugin/records: {tmp_path / 'b.yaml'}:2 - Error during parsing: "
+        f"zone 'example.test.' is already defined at {tmp_path / 'a.yaml'}:1"
+    )
+
+
+def test_the_same_zone_in_two_blocks_is_no_conflict(tmp_path: Path) -> None:
+    helpers.write(tmp_path / "a.yaml", ZONE)
+    loaded = load(
+        tmp_path / "Corefile",
+        ". {\n records a.yaml\n}\nexample.test:1054 {\n records a.yaml\n}\n",
+    )
+    assert len(loaded.servers) == 2
+
+
+@pytest.mark.parametrize(
+    ("keys", "warned"),
+    [
+        (".", False),
+        ("example.test", False),
+        ("test", False),
+        ("example.org", True),
+        ("sub.example.test", True),  # only part of the zone is served
+        ("example.org sub.example.test", True),
+        ("example.org example.test:1054", True),  # that key is another port's block
+    ],
+)
+def test_a_zone_no_key_of_the_block_covers_is_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, keys: str, warned: bool
+) -> None:
+    helpers.write(tmp_path / "a.yaml", ZONE)
+    with caplog.at_level(logging.WARNING, logger="kdns"):
+        load(tmp_path / "Corefile", f"{keys} {{\n records a.yaml\n}}\n")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    if not warned:
+        assert warnings == []
+        return
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith(
+        f"plugin/records: {tmp_path / 'a.yaml'}:1: zone 'example.test.' is not covered by "
+    )
+    assert "do not reach this plugin" in warnings[0]
 
 
 def test_the_embedded_example_loads_and_answers() -> None:
