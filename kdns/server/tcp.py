@@ -47,6 +47,8 @@ class Timeouts:
     read: float = 3.0
     write: float = 5.0
     idle: float = 10.0
+    #: Queries answered on one connection before it is closed; -1 is no limit.
+    maxtcpqueries: int = -1
 
 
 def per_source_share(max_connections: int) -> int:
@@ -176,6 +178,7 @@ class _Connection(asyncio.BufferedProtocol):
         self.eof = False
         #: A query was read: the deadline while quiet is ``idle`` from then on, not ``read``.
         self.answered = False
+        self.queries = 0
         #: When the current quiet spell or half-read query began.
         self.since = 0.0
         self.is_idle = False
@@ -266,6 +269,9 @@ class _Connection(asyncio.BufferedProtocol):
             message = bytes(buf[offset + 2 : end])
             offset = end
             self.answered = True
+            self.queries += 1
+            if self.queries == self.listener.timeouts.maxtcpqueries:
+                self.draining = True  # this one is the last
             self._handle(message)
             if self.transport is None:
                 return

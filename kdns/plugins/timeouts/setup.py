@@ -1,4 +1,4 @@
-"""Parse ``timeouts { read D; write D; idle D }`` into the server block's listener settings.
+"""Parse ``timeouts { read D; write D; idle D; maxtcpqueries N }`` into listener settings.
 
 There is no handler: the settings go to the block's TCP listeners (``kdns.server.tcp``).
 A duration is a Go duration or a bare integer meaning seconds, from 1 second to 24 hours,
@@ -10,7 +10,7 @@ from __future__ import annotations
 from kdns import config, corefile
 from kdns.pkg import duration
 
-SETTINGS = ("read", "write", "idle")
+SETTINGS = ("read", "write", "idle", "maxtcpqueries")
 MIN_SECONDS = 1.0
 MAX_SECONDS = 24 * 3600.0
 
@@ -27,6 +27,16 @@ def _seconds(option: corefile.Directive, text: str) -> float:
     return seconds
 
 
+def _count(option: corefile.Directive, text: str) -> int:
+    try:
+        count = int(text, 10)
+    except ValueError:
+        raise option.error(f"invalid value for maxtcpqueries: {text}") from None
+    if count == 0 or count < -1:
+        raise option.error(f"maxtcpqueries {text} needs to be -1 (unlimited) or a positive integer")
+    return count
+
+
 def setup(d: corefile.Directive, c: config.Controller) -> None:
     c.once_per_block()
     d.expect_args(0, 0)
@@ -36,4 +46,7 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
         if option.name not in SETTINGS:
             raise option.error(f"unknown option '{option.name}'")
         (text,) = option.expect_args(1, 1)
-        c.config.tcp_timeouts[option.name] = _seconds(option, text)
+        if option.name == "maxtcpqueries":
+            c.config.tcp_timeouts[option.name] = _count(option, text)
+        else:
+            c.config.tcp_timeouts[option.name] = _seconds(option, text)
