@@ -86,9 +86,9 @@ class Held:
 
 
 @contextlib.asynccontextmanager
-async def listening(handler: object) -> AsyncIterator[TCPListener]:
+async def listening(handler: object, **options: object) -> AsyncIterator[TCPListener]:
     table = ZoneTable([Route("test.", handler, "dns://127.0.0.1:0")])  # type: ignore[arg-type]
-    listener = TCPListener(table, "127.0.0.1", 0)
+    listener = TCPListener(table, "127.0.0.1", 0, **options)  # type: ignore[arg-type]
     await listener.open()
     try:
         yield listener
@@ -199,4 +199,18 @@ async def test_the_in_flight_limit_holds_for_each_query_of_one_read() -> None:
         assert held.calls == count
         assert len(answered) == count
         assert held.max_in_flight <= tcp.MAX_PENDING
+        sock.close()
+
+
+async def test_replies_not_taken_within_the_write_timeout_close_the_connection() -> None:
+    async with listening(SoonBig(), timeouts=tcp.Timeouts(write=1.0)) as listener:
+        sock = await client(listener.port, rcvbuf=4096)
+        await send_for(sock, queries(5_000), seconds=1.0)
+        await eventually(lambda: len(listener.connections) == 1)
+        # Not read for 1 s (2 s at most: the timer looks once per period): closed, slot freed.
+        await eventually(lambda: not listener.connections, timeout=4.0)
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(ConnectionResetError):
+            while await asyncio.wait_for(loop.sock_recv(sock, 65536), 2):
+                pass  # what was sent before the reset; then EOF or the reset itself
         sock.close()
