@@ -161,6 +161,8 @@ async def test_a_client_that_never_reads_holds_a_bounded_write_buffer() -> None:
         assert not conn.reading, "the server still reads a client that takes no replies"
         sock.close()
         await eventually(lambda: not listener.connections)
+        assert not listener.idle and not listener.by_source, "a closed connection is still held"
+        assert not conn.buffer and not conn.pending and conn.transport is None
 
 
 async def test_the_in_flight_limit_holds_for_each_query_of_one_read() -> None:

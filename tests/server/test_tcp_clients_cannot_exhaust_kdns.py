@@ -237,6 +237,27 @@ def test_maxtcpqueries_closes_the_connection_after_that_many_answers(
         wait_until(lambda: closed(sock), timeout=2)
 
 
+def test_open_connections_are_counted_per_listen_address(
+    short: tuple[kdnsproc.Server, int],
+) -> None:
+    srv, metrics = short
+    series = f'kdns_tcp_connections{{server="dns://127.0.0.1:{srv.port}"}} '
+
+    def gauge() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=2) as resp:
+            text = resp.read().decode()
+        return next((line for line in text.splitlines() if line.startswith(series)), "")
+
+    wait_until(lambda: gauge() in ("", series + "0.0"))  # earlier tests' connections are gone
+    socks = [helpers.tcp_connect(srv.port) for _ in range(3)]
+    try:
+        wait_until(lambda: gauge() == series + "3.0", timeout=3)
+    finally:
+        for sock in socks:
+            sock.close()
+    wait_until(lambda: gauge() == series + "0.0", timeout=3)
+
+
 # --- connection slots -----------------------------------------------------------------------
 
 HOLD = """\
