@@ -35,6 +35,8 @@ class ServerConfig:
     handler: plugin.Handler = field(default_factory=lambda: plugin.NoNext("server"))
     #: Directive names present in the block, for plugins that look at their neighbours.
     directives: set[str] = field(default_factory=set)
+    #: ``timeouts`` settings (read, write, idle in seconds; maxtcpqueries) for its TCP listeners.
+    tcp_timeouts: dict[str, float] = field(default_factory=dict)
 
     @property
     def key_texts(self) -> list[str]:

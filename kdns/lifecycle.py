@@ -117,6 +117,12 @@ class Runner:
             log.error("Restart failed: %s", err)
             metrics.RELOAD_FAILED.inc(())
             return False
+        except Exception as err:
+            # Instance.reload fails only before the switch: the old configuration still serves.
+            self._failed_digest = current
+            log.error("Restart failed: %s: %s", type(err).__name__, err)
+            metrics.RELOAD_FAILED.inc(())
+            return False
         self.running_digest = current
         self._failed_digest = ""
         if "reload" in loaded.hooks.shared:

@@ -248,3 +248,12 @@ HEALTH_DURATION = family(
 HEALTH_FAILURES = family(
     "coredns_health_request_failures_total", "The number of times the health check failed.", ()
 )
+
+# --- kdns's own resource gauges --------------------------------------------------------------
+
+TCP_CONNECTIONS = family(
+    "kdns_tcp_connections",
+    "Open TCP connections per server (listen address).",
+    ("server",),
+    kind="gauge",
+)

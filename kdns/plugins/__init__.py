@@ -22,6 +22,7 @@ SetupFn = Callable[["Directive", "Controller"], None]
 #: (kdns's standalone YAML zones) sits where CoreDNS has ``file``.
 ORDER: tuple[str, ...] = (
     "tls",
+    "timeouts",
     "reload",
     "nsid",
     "bufsize",
@@ -60,7 +61,6 @@ COREDNS_ONLY = frozenset(
         "metadata",
         "geoip",
         "cancel",
-        "timeouts",
         "multisocket",
         "debug",
         "trace",

@@ -8,12 +8,13 @@ finish, then run the cleanup hooks.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 
 from kdns import config
 from kdns.errors import ListenError
-from kdns.server.tcp import TCPListener
+from kdns.server.tcp import TCPListener, Timeouts
 from kdns.server.udp import UDPListener
 from kdns.server.zones import Route, ZoneTable
 
@@ -44,6 +45,9 @@ class Instance:
         self.udp: list[UDPListener] = []
         self.tcp: list[TCPListener] = []
         self.tables: dict[tuple[str, int], ZoneTable] = {}
+        self.timeouts: dict[tuple[str, int], Timeouts] = {}
+        #: How long closing TCP listeners wait for in-flight queries (CoreDNS's graceTimeout).
+        self.grace = 5.0
 
     @property
     def hooks(self) -> config.Hooks:
@@ -60,6 +64,16 @@ class Instance:
                     out.setdefault((host, server.port), []).append(route)
         return out
 
+    @staticmethod
+    def tcp_timeouts(loaded: config.Loaded) -> dict[tuple[str, int], Timeouts]:
+        """``timeouts`` per listen address: blocks sharing one take the last value set (CoreDNS)."""
+        out: dict[tuple[str, int], Timeouts] = {}
+        for server in loaded.servers:
+            for host in server.listen or [""]:
+                key = (host, server.port)
+                out[key] = dataclasses.replace(out.get(key, Timeouts()), **server.tcp_timeouts)
+        return out
+
     async def start(self) -> None:
         """Run the startup hooks and open the listeners.
 
@@ -67,6 +81,7 @@ class Instance:
         run) and the error propagates; the shutdown hooks are not run, since a
         server that never served has nothing to drain (no lameduck).
         """
+        self.timeouts = self.tcp_timeouts(self.loaded)
         try:
             await self._run_startup(self.hooks)
             await self._listen(self._tables(self.loaded))
@@ -109,7 +124,13 @@ class Instance:
                     raise ListenError(err, "udp", host, port, who="ListenPacket") from None
                 self.udp.append(udp)
                 port = udp.port  # an ephemeral port (0) is shared by every socket of the key
-                tcp = TCPListener(table, addr, port)
+                tcp = TCPListener(
+                    table,
+                    addr,
+                    port,
+                    timeouts=self.timeouts.get((host, port)),
+                    label=server_label("dns", host, port),
+                )
                 try:
                     await tcp.open()
                 except OSError as err:
@@ -118,36 +139,43 @@ class Instance:
         return opened
 
     async def reload(self, loaded: config.Loaded) -> None:
-        """Serve ``loaded`` instead, without dropping a query.
+        """Serve ``loaded`` instead, without dropping a query; all or nothing.
 
-        Listeners whose address stays are kept and re-pointed at the new server
-        blocks (no socket is closed and reopened); new addresses are opened and
-        vanished ones closed. If the new configuration fails to start, it is
-        torn down and the old one keeps serving (the error propagates).
+        Everything that can fail comes first: the new startup hooks, then listeners for new
+        addresses. If any of it fails, what was opened is closed, the new hooks are cleaned
+        up, the old configuration keeps serving and the error propagates. After that nothing
+        raises: listeners whose address stays are re-pointed at the new server blocks (no
+        socket is closed and reopened), vanished ones are closed (connections still busy after
+        the grace period are aborted), ``loaded`` becomes the new configuration and the old
+        hooks are cleaned up.
         """
+        timeouts = self.tcp_timeouts(loaded)
         try:
             await self._run_startup(loaded.hooks)
             tables = self._tables(loaded)
             before = set(self.tables)
+            old_timeouts, self.timeouts = self.timeouts, {**self.timeouts, **timeouts}
             try:
                 opened = await self._listen(tables)
             except BaseException:
+                self.timeouts = old_timeouts
                 await self._close_keys(set(self.tables) - before)
                 raise
         except BaseException:
             await self._run_cleanup(loaded.hooks)
             raise
+        self.timeouts = timeouts
         for key, table in tables.items():
             if key not in opened:
-                self._retable(key, table)
-        await self._close_keys(set(self.tables) - set(tables))
+                self._retable(key, table, timeouts[key])
         old, self.loaded = self.loaded, loaded
         for key in ("stop", "exit_code"):
             if key in old.hooks.shared:
                 loaded.hooks.shared.setdefault(key, old.hooks.shared[key])
+        await self._close_keys(set(self.tables) - set(tables))
         await self._run_cleanup(old.hooks)
 
-    def _retable(self, key: tuple[str, int], table: ZoneTable) -> None:
+    def _retable(self, key: tuple[str, int], table: ZoneTable, timeouts: Timeouts) -> None:
         self.tables[key] = table
         host, port = key
         for listener in [*self.udp, *self.tcp]:
@@ -155,16 +183,23 @@ class Instance:
                 listener.host == host or (not host and _wild(listener.host))
             ):
                 listener.table = table
+        for tcp in self.tcp:
+            if tcp.port == port and _matches(tcp.host, host):
+                tcp.timeouts = timeouts
 
     async def _close_keys(self, keys: set[tuple[str, int]]) -> None:
+        """Close the listeners of ``keys``; never raises (a failure is logged)."""
         for host, port in keys:
             self.tables.pop((host, port), None)
             for udp in [u for u in self.udp if u.port == port and _matches(u.host, host)]:
                 self.udp.remove(udp)
-                await udp.close()
+                try:
+                    await udp.close()
+                except Exception as err:
+                    log.error("closing udp %s:%d: %s", udp.host, port, err)
             for tcp in [t for t in self.tcp if t.port == port and _matches(t.host, host)]:
                 self.tcp.remove(tcp)
-                await tcp.close(grace=5.0)
+                await tcp.close(grace=self.grace)
 
     def describe(self) -> list[str]:
         """One line per zone and listener, as CoreDNS prints them at start."""
@@ -191,10 +226,7 @@ class Instance:
         for udp in self.udp:
             await udp.close()
         for tcp in self.tcp:
-            try:
-                await tcp.close(grace=grace)
-            except TimeoutError:
-                log.warning("TCP connections still busy after %.1fs, closed", grace)
+            await tcp.close(grace=grace)
         self.udp.clear()
         self.tcp.clear()
         self.tables.clear()

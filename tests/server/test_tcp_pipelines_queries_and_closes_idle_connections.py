@@ -1,8 +1,9 @@
 """TCP serving as RFC 7766 and USER-NEEDS #34 ask: pipelining, reuse, and a careful idle timeout.
 
 Clients (glibc, NodeLocal DNSCache, dig +keepopen) send several queries on one connection without
-waiting, and expect every one answered. The idle timeout (CoreDNS's default: 10 s) must close a
-connection that is idle, never one with a query half read (RFC 7766 6.2.3; coredns/coredns#3659).
+waiting, and expect every one answered. The idle timeout (CoreDNS's default: 10 s) closes a
+connection with nothing in flight; a query begun must arrive whole within the read timeout (3 s)
+of its first byte, so a client trickling bytes cannot hold a connection (issue 9).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ whoami.test {
 }
 """
 
-#: CoreDNS's ``timeouts`` default for idle TCP connections, which kdns follows.
+#: CoreDNS's ``timeouts`` defaults for TCP connections, which kdns follows.
 IDLE_TIMEOUT = 10.0
+READ_TIMEOUT = 3.0
 
 
 @pytest.fixture(scope="module")
@@ -144,46 +146,39 @@ def closed(sock: socket.socket) -> bool:
 
 
 @pytest.mark.slow
-def test_idle_connections_close_after_the_timeout_but_a_half_sent_query_does_not(
+def test_the_default_timeouts_close_silent_idle_and_half_sent_connections(
     server: kdnsproc.Server,
 ) -> None:
-    """One run of the 10 s default for three connections at once, to keep the suite short."""
+    """CoreDNS's defaults, one run for three connections at once to keep the suite short: a
+    connection that never sends a query closes after ``read`` (3 s), one that was answered after
+    ``idle`` (10 s), and a query begun but never finished after ``read`` from its first byte
+    (the old 30 s stall timer restarted with every byte, so a trickle held it for hours)."""
     query = helpers.frame(helpers.make_query("half.whoami.test.", "A", qid=0x4A1F).to_wire())
     started = time.monotonic()
-    idle = helpers.tcp_connect(server.port)
+    silent = helpers.tcp_connect(server.port)
     used = helpers.tcp_connect(server.port)
     half = helpers.tcp_connect(server.port)
     try:
-        used.sendall(helpers.frame(helpers.make_query("used.whoami.test.", "A").to_wire()))
-        assert len(helpers.read_frames(used, 1)) == 1
-        half.sendall(query[:1])  # inside the length prefix
-        time.sleep(1.0)
-        half.sendall(query[1:9])  # inside the message: the idle timer restarts here
-        half_sent_at = time.monotonic()
+        for sock in (used, half):
+            sock.sendall(helpers.frame(helpers.make_query("used.whoami.test.", "A").to_wire()))
+            assert len(helpers.read_frames(sock, 1)) == 1
+        half.sendall(query[:9])
 
         closed_at: dict[str, float] = {}
         deadline = started + IDLE_TIMEOUT + 3.0
-        open_socks = {"idle": idle, "used": used}
+        open_socks = {"silent": silent, "used": used, "half": half}
         while open_socks and time.monotonic() < deadline:
             readable, _, _ = select.select(list(open_socks.values()), [], [], 0.1)
             for name, sock in list(open_socks.items()):
                 if sock in readable and closed(sock):
                     closed_at[name] = time.monotonic() - started
                     del open_socks[name]
-        assert set(closed_at) == {"idle", "used"}, f"still open after {deadline - started:.1f}s"
-        for name, when in closed_at.items():
-            assert IDLE_TIMEOUT - 1.0 <= when <= IDLE_TIMEOUT + 2.5, f"{name} closed at {when:.1f}s"
-
-        # Past the point where the half-sent connection's own timer fired.
-        time.sleep(max(0.0, half_sent_at + IDLE_TIMEOUT + 1.0 - time.monotonic()))
-        assert not closed(half), "a connection with a query half read was cut"
-        half.sendall(query[9:])
-        (raw,) = helpers.read_frames(half, 1)
-        reply = dns.message.from_wire(raw)
-        assert (reply.id, reply.rcode()) == (0x4A1F, dns.rcode.NOERROR)
-        assert reply.additional, "whoami answered"
+        assert set(closed_at) == {"silent", "used", "half"}, f"open after {IDLE_TIMEOUT + 3}s"
+        assert READ_TIMEOUT - 0.5 <= closed_at["silent"] <= READ_TIMEOUT + 2.0, closed_at
+        assert READ_TIMEOUT - 0.5 <= closed_at["half"] <= READ_TIMEOUT + 2.0, closed_at
+        assert IDLE_TIMEOUT - 0.5 <= closed_at["used"] <= IDLE_TIMEOUT + 2.5, closed_at
     finally:
-        for sock in (idle, used, half):
+        for sock in (silent, used, half):
             sock.close()
 
 

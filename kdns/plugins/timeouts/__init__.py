@@ -1,0 +1,1 @@
+"""timeouts: the read, write and idle timeouts of a server block's TCP listeners."""
