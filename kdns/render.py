@@ -28,7 +28,6 @@ def answer(
     recursion_available: bool = False,
     truncated: bool = False,
     plugin: str = "",
-    static: bool = False,
 ) -> wire.Answer:
     """Render a reply to ``qname``/``qtype`` holding the given sections."""
     buf = dnslib.DNSBuffer()
@@ -59,5 +58,4 @@ def answer(
         ends=tuple(ends),
         flags=flags,
         plugin=plugin,
-        static=static,
     )

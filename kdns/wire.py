@@ -11,8 +11,12 @@ the question) in front of bytes that were rendered once.
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 
 from kdns.errors import KdnsError
+
+if TYPE_CHECKING:
+    from kdns.replay import Lease
 
 HEADER_LEN = 12
 MIN_UDP_SIZE = 512
@@ -370,10 +374,10 @@ class Answer:
         "ends",
         "error",
         "flags",
+        "lease",
         "nscount",
         "plugin",
         "rcode",
-        "static",
     )
 
     def __init__(
@@ -386,7 +390,7 @@ class Answer:
         flags: int = (QR | AA) << 8,
         error: str | None = None,
         plugin: str = "",
-        static: bool = False,
+        lease: Lease | None = None,
     ) -> None:
         self.rcode = rcode
         self.body = body
@@ -396,9 +400,9 @@ class Answer:
         self.error = error
         #: The plugin that wrote this reply (the ``plugin`` label of coredns_dns_responses_total).
         self.plugin = plugin
-        #: The same reply for the same query bytes until its plugin calls
-        #: ``replay.invalidate()``, so the UDP listener may keep the reply (``kdns.replay``).
-        self.static = static
+        #: What this reply was built from (``kdns.replay``): the same reply for the same
+        #: query bytes while it is alive, so the UDP listener may keep it. None: made per query.
+        self.lease = lease
         #: Header bytes 2-11 by (client RD/CD bits, EDNS), made on first use.
         self._heads: dict[int, bytes] = {}
 
@@ -415,6 +419,23 @@ class Answer:
             )
             self._heads[key] = found
         return found
+
+    def leased(self, lease: Lease | None) -> Answer:
+        """This reply under ``lease`` (None: made per query, never kept)."""
+        if lease is self.lease:
+            return self
+        copy = Answer(
+            rcode=self.rcode,
+            body=self.body,
+            counts=(self.ancount, self.nscount, self.arcount),
+            ends=self.ends,
+            flags=self.flags,
+            error=self.error,
+            plugin=self.plugin,
+            lease=lease,
+        )
+        copy._heads = self._heads
+        return copy
 
     @classmethod
     def failure(cls, rcode: int, error: str | None = None) -> Answer:

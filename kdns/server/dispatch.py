@@ -18,7 +18,7 @@ from kdns.server.zones import Route, ZoneTable
 log = logging.getLogger("kdns.server")
 
 Reply = bytes | None | Awaitable[bytes | None]
-#: Told about each reply built at once from a static answer of a replayable route.
+#: Told about each reply built at once from a leased answer of a route that may replay.
 Keep = Callable[[Request, Route, wire.Answer, bytes], None]
 
 
@@ -51,7 +51,7 @@ def handle(
         if result is wire.DROP:
             return None
         reply = wire.finalize(req, result, req.size)
-        if keep is not None and result.static and route.replay:
+        if keep is not None and result.lease is not None and route.lease is not None:
             keep(req, route, result, reply)
         return reply
     return _finish(req, result)  # type: ignore[arg-type]

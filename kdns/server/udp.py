@@ -209,7 +209,7 @@ class UDPListener:
                 return
             data = bytes(view[:n])
             found = None if stopping() else kept(data[2:])
-            if found is None:
+            if found is None or not (found[2].alive and found[3].alive):
                 try:
                     schedule(serve, data, addr, ancdata)
                 except RuntimeError:  # the loop is closed: the server is going away
@@ -217,7 +217,7 @@ class UDPListener:
                 if stopping():
                     return
                 continue
-            tail, count = found
+            tail, count, _route, _own = found
             if count is None:
                 send(data[:2] + tail, addr, ancdata)
             else:
@@ -258,9 +258,15 @@ class UDPListener:
             task.add_done_callback(self._tasks.discard)
 
     def _keep(self, req: Request, route: Route, answer: wire.Answer, reply: bytes) -> None:
+        assert route.lease is not None and answer.lease is not None
+        if len(req.data) > replay.MAX_KEY or len(reply) > replay.MAX_REPLY:
+            return
+        route_lease = route.lease.current()
+        if route_lease is None or not answer.lease.alive:
+            return
         counter = route.counter
         count = None if counter is None else counter.replay_counter(req, answer, len(reply))
-        self.replies.put(req.data, reply, count)
+        self.replies.put(req.data, reply, count, route_lease, answer.lease)
 
     async def _send_later(
         self, pending: dispatch.Reply, addr: tuple[str, int], ancdata: object

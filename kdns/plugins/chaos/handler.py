@@ -4,7 +4,7 @@ import socket
 
 import dnslib
 
-from kdns import plugin, render, wire
+from kdns import plugin, render, replay, wire
 from kdns.request import Request
 
 
@@ -12,7 +12,7 @@ class Chaos:
     """Answers TXT queries in class CH; everything else goes to the next plugin."""
 
     name = "chaos"
-    replay_safe = True
+    lease = replay.PURE
 
     def __init__(self, next: plugin.Handler, *, version: str, authors: tuple[str, ...]) -> None:
         self.next = next

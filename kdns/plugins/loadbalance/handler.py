@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kdns import plugin, wire
+from kdns import plugin, replay, wire
 from kdns.plugins.loadbalance import plan as plan_
 from kdns.request import Request
 
@@ -26,7 +26,7 @@ _TRANSFERS = (251, 252)  # IXFR, AXFR
 
 class LoadBalance:
     name = "loadbalance"
-    replay_safe = True
+    lease = replay.PURE
 
     def __init__(
         self,

@@ -104,7 +104,7 @@ class Metrics:
     increments per query; label sets are assembled only when /metrics is scraped."""
 
     name = "prometheus"
-    replay_safe = True
+    lease = replay.PURE
 
     def __init__(self, next: plugin.Handler) -> None:
         self.next = next

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 import dnslib
 
-from kdns import render, wire
+from kdns import render, replay, wire
 from kdns.pkg import fall as fall_
 from kdns.plugins.records import lookup, zonedata
 
@@ -245,7 +245,7 @@ def render_template(qname: bytes, qtype: int, result: lookup.Result, shared: byt
         counts=(counts[0], counts[1], counts[2]),
         ends=tuple(ends),
         flags=(wire.QR | wire.AA) << 8,
-        static=True,
+        lease=replay.PURE,
     )
 
 
@@ -257,15 +257,17 @@ def render_result(qname: bytes, qtype: int, result: lookup.Result) -> wire.Answe
     """``result`` as an ``Answer`` to ``qname`` (lower-case wire) and ``qtype``, class IN."""
     text = wire.name_to_text(qname)
     if "\\" not in text:
-        return render.answer(
+        answer = render.answer(
             text,
             qtype,
             rcode=result.rcode,
             answer=result.answer,
             authority=result.authority,
             additional=result.additional,
-            static=True,
         )
+        # Built from the table alone, which the records link's own lease covers.
+        answer.lease = replay.PURE
+        return answer
     return _render_exact(qname, qtype, result)
 
 
@@ -290,5 +292,5 @@ def _render_exact(qname: bytes, qtype: int, result: lookup.Result) -> wire.Answe
         counts=(counts[0], counts[1], counts[2]),
         ends=tuple(ends),
         flags=(wire.QR | wire.AA) << 8,
-        static=True,
+        lease=replay.PURE,
     )
