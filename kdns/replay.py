@@ -205,11 +205,14 @@ class Table:
     dict operations only, each atomic under the GIL.
     """
 
-    __slots__ = ("__weakref__", "bytes", "get", "replies")
+    __slots__ = ("__weakref__", "bytes", "get", "get_turn", "replies", "turns")
 
     def __init__(self) -> None:
         self.replies: dict[bytes, Entry] = {}
         self.get = self.replies.get
+        #: Round robins (loadbalance): looked up only when ``replies`` has nothing.
+        self.turns: dict[bytes, tuple[Turn, Counter | None, Lease, Lease]] = {}
+        self.get_turn = self.turns.get
         #: Bytes this table is charged for.
         self.bytes = 0
         _TABLES.add(self)
@@ -225,18 +228,43 @@ class Table:
             return False
         key = query[2:]
         tail = reply[2:]
+        self._forget(key)
+        charge = cost(key, tail)
+        self._make_room(charge)
+        self.replies[key] = (tail, counter, route, own)
+        self._charge(charge)
+        return True
+
+    def put_turn(
+        self, query: bytes, replies: list[bytes], counter: Counter | None, route: Lease, own: Lease
+    ) -> bool:
+        """Keep a round robin of ``replies`` for ``query``: each replay sends the next."""
+        if len(query) > MAX_KEY or any(len(r) > MAX_REPLY for r in replies):
+            return False
+        key = query[2:]
+        tails = tuple(r[2:] for r in replies)
+        self._forget(key)
+        charge = len(key) + sum(map(len, tails)) + ENTRY_OVERHEAD * len(tails)
+        self._make_room(charge)
+        self.turns[key] = (Turn(tails), counter, route, own)
+        self._charge(charge)
+        return True
+
+    def _forget(self, key: bytes) -> None:
         old = self.replies.pop(key, None)
         if old is not None:
             self._charge(-cost(key, old[0]))
-        charge = cost(key, tail)
+        turn = self.turns.pop(key, None)
+        if turn is not None:
+            tails = turn[0].tails
+            self._charge(-(len(key) + sum(map(len, tails)) + ENTRY_OVERHEAD * len(tails)))
+
+    def _make_room(self, charge: int) -> None:
         if _BUDGET.used + charge > BUDGET:
             self.clear()
             if _BUDGET.used + charge > BUDGET:
                 for table in list(_TABLES):
                     table.clear()
-        self.replies[key] = (tail, counter, route, own)
-        self._charge(charge)
-        return True
 
     def _charge(self, amount: int) -> None:
         self.bytes += amount
@@ -244,6 +272,7 @@ class Table:
 
     def clear(self) -> None:
         self.replies.clear()
+        self.turns.clear()
         _BUDGET.used -= self.bytes
         self.bytes = 0
 
@@ -254,10 +283,25 @@ class Table:
 _TABLES: weakref.WeakSet[Table] = weakref.WeakSet()
 
 
+class Turn:
+    """Reply tails handed out in turn; only the listener's reader thread calls ``next``."""
+
+    __slots__ = ("at", "tails")
+
+    def __init__(self, tails: tuple[bytes, ...]) -> None:
+        self.tails = tails
+        self.at = -1
+
+    def next(self) -> bytes:
+        at = (self.at + 1) % len(self.tails)
+        self.at = at
+        return self.tails[at]
+
+
 def held() -> tuple[int, int]:
     """Bytes and entries held by every table of the process."""
     tables = list(_TABLES)
-    return _BUDGET.used, sum(len(t) for t in tables)
+    return _BUDGET.used, sum(len(t) + len(t.turns) for t in tables)
 
 
 REPLAY_BYTES = metrics.family(

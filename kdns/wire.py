@@ -378,6 +378,7 @@ class Answer:
         "nscount",
         "plugin",
         "rcode",
+        "rotation",
     )
 
     def __init__(
@@ -403,6 +404,9 @@ class Answer:
         #: What this reply was built from (``kdns.replay``): the same reply for the same
         #: query bytes while it is alive, so the UDP listener may keep it. None: made per query.
         self.lease = lease
+        #: A round robin's variants (loadbalance) handed out after this one, in turn and
+        #: ending with this one, so a kept reply can rotate as the chain would.
+        self.rotation: tuple[Answer, ...] | None = None
         #: Header bytes 2-11 by (client RD/CD bits, EDNS), made on first use.
         self._heads: dict[int, bytes] = {}
 

@@ -186,6 +186,7 @@ class UDPListener:
         assert loop is not None
         schedule = loop.call_soon_threadsafe
         kept = self.replies.get
+        turn = self.replies.get_turn
         serve = self._serve
         send = self._send
         stopping = stop.is_set
@@ -209,15 +210,21 @@ class UDPListener:
                 return
             data = bytes(view[:n])
             found = None if stopping() else kept(data[2:])
-            if found is None or not (found[2].alive and found[3].alive):
-                try:
-                    schedule(serve, data, addr, ancdata)
-                except RuntimeError:  # the loop is closed: the server is going away
-                    return
-                if stopping():
-                    return
-                continue
-            tail, count, _route, _own = found
+            if found is not None and found[2].alive and found[3].alive:
+                tail = found[0]
+                count = found[1]
+            else:
+                found = None if found is not None or stopping() else turn(data[2:])
+                if found is None or not (found[2].alive and found[3].alive):
+                    try:
+                        schedule(serve, data, addr, ancdata)
+                    except RuntimeError:  # the loop is closed: the server is going away
+                        return
+                    if stopping():
+                        return
+                    continue
+                tail = found[0].next()
+                count = found[1]
             if count is None:
                 send(data[:2] + tail, addr, ancdata)
             else:
@@ -266,7 +273,11 @@ class UDPListener:
             return
         counter = route.counter
         count = None if counter is None else counter.replay_counter(req, answer, len(reply))
-        self.replies.put(req.data, reply, count, route_lease, answer.lease)
+        if answer.rotation is None:
+            self.replies.put(req.data, reply, count, route_lease, answer.lease)
+            return
+        turn = [wire.finalize(req, variant, req.size) for variant in answer.rotation]
+        self.replies.put_turn(req.data, turn, count, route_lease, answer.lease)
 
     async def _send_later(
         self, pending: dispatch.Reply, addr: tuple[str, int], ancdata: object

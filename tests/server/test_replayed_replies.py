@@ -4,6 +4,8 @@ never a stale reply after the data changed."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+import re
 import signal
 import socket
 import threading
@@ -287,3 +289,62 @@ def test_a_name_added_to_hosts_before_records_reaches_a_replayed_query() -> None
             assert time.monotonic() < deadline, "the hosts reload never reached a repeated query"
             time.sleep(0.05)
         assert {tuple(_addresses(_ask(srv.port))) for _ in range(50)} == {("10.0.0.9",)}
+
+
+def _kept(metrics_port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2) as resp:
+        text = resp.read().decode()
+    found = re.search(r"^kdns_replay_entries (\S+)$", text, re.M)
+    assert found is not None, "no kdns_replay_entries gauge"
+    return int(float(found.group(1)))
+
+
+def test_a_replayed_cache_hit_counts_its_ttl_down() -> None:
+    metrics_port = kdnsproc.free_port()
+    corefile_text = (
+        "example.test:{port} {\n    bind 127.0.0.1\n"
+        f"    prometheus 127.0.0.1:{metrics_port}\n    cache 30\n    records zone.yaml\n}}\n"
+    )
+    with helpers.serve(corefile_text, files={"zone.yaml": ZONE.format(address="10.0.0.1")}) as srv:
+        _ask(srv.port)  # fills the cache
+        start = time.monotonic()
+        seen: list[tuple[float, int]] = []
+        while time.monotonic() - start < 2.5:
+            reply = _ask(srv.port)
+            seen.append((time.monotonic() - start, reply.answer[0].ttl))
+            time.sleep(0.02)
+        assert _kept(metrics_port) >= 1  # cache hits were kept, and replayed
+        ttls = [ttl for _, ttl in seen]
+        assert ttls == sorted(ttls, reverse=True), "a TTL went back up"
+        assert ttls[0] - ttls[-1] >= 2, f"the TTL did not count down: {ttls[0]}..{ttls[-1]}"
+
+
+def test_loop_replays_only_once_its_probe_is_done(tmp_path: Path) -> None:
+    handler = _chain(tmp_path, "    loop")
+    loop = next(link for link in replay.links(handler) if link.__class__.__name__ == "Loop")
+    route = replay.RouteLease.of(handler)
+    assert route is not None
+    assert route.current() is None  # the probe must be counted: nothing is kept
+    loop.disabled = True  # type: ignore[attr-defined]
+    kept = route.current()
+    assert kept is not None and kept.alive
+    loop.disabled = False  # type: ignore[attr-defined]
+    assert not kept.alive and route.current() is None
+
+
+def test_loadbalance_rotations_replay() -> None:
+    metrics_port = kdnsproc.free_port()
+    corefile_text = (
+        "example.test:{port} {\n    bind 127.0.0.1\n"
+        f"    prometheus 127.0.0.1:{metrics_port}\n    loadbalance\n    records zone.yaml\n}}\n"
+    )
+    zone = "zone: example.test\nrecords:\n  web: {A: [10.0.0.1, 10.0.0.2, 10.0.0.3]}\n"
+    with helpers.serve(corefile_text, files={"zone.yaml": zone}) as srv:
+        orders = []
+        for qid in range(30):
+            reply = _ask(srv.port, qid=qid)
+            orders.append(tuple(rr.address for rr in reply.answer[0]))
+        assert _kept(metrics_port) == 1  # the whole turn is kept once
+        assert {sorted(o) == ["10.0.0.1", "10.0.0.2", "10.0.0.3"] for o in orders} == {True}
+        assert len(set(orders)) == 3, "every rotation is handed out"
+        assert all(a != b for a, b in itertools.pairwise(orders)), "each query turns"
