@@ -1,15 +1,15 @@
 """UDP listener: replies kept for repeated queries go out from a reader thread.
 
-When some route of the listener may replay (``kdns.replay``: static answers of a chain
-without per-query work), a reader thread sleeps in ``recvfrom`` on the blocking socket
+When some route of the listener may replay (``kdns.replay``: every link of its chain declares
+a lease), a reader thread sleeps in ``recvfrom`` on the blocking socket
 and wakes once per datagram: two system calls per query, as a C server makes, where an
 event-loop reader pays an epoll wake-up plus a ``recvfrom`` ending in EAGAIN, whose
 exception alone costs several microseconds of cold Python. A query whose reply was kept
-is answered from the thread with the client's ID spliced in; any other is handed to the
-event loop (``call_soon_threadsafe``), where ``dispatch.handle`` runs the chain. The
+is answered from the thread with the client's ID spliced in while the reply's two leases
+(route and answer) are alive; any other is handed to the event loop (``call_soon_threadsafe``), where ``dispatch.handle`` runs the chain. The
 thread touches nothing but the socket and the listener's replay table.
 
-When nothing can replay (a ``cache``, ``log`` or ``acl`` in every block), the hand-over
+When nothing can replay (a ``log``, ``acl`` or ``autopath`` in every block), the hand-over
 would only add a thread switch per query, so the event loop reads the socket itself
 (``add_reader``, a batch per wake-up). A reload that changes this switches the mode.
 
