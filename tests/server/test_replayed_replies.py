@@ -348,3 +348,22 @@ def test_loadbalance_rotations_replay() -> None:
         assert {sorted(o) == ["10.0.0.1", "10.0.0.2", "10.0.0.3"] for o in orders} == {True}
         assert len(set(orders)) == 3, "every rotation is handed out"
         assert all(a != b for a, b in itertools.pairwise(orders)), "each query turns"
+
+
+def test_replayed_cache_hits_are_counted_by_the_cache() -> None:
+    metrics_port = kdnsproc.free_port()
+    corefile_text = (
+        "example.test:{port} {\n    bind 127.0.0.1\n"
+        f"    prometheus 127.0.0.1:{metrics_port}\n    cache 30\n    records zone.yaml\n}}\n"
+    )
+    with helpers.serve(corefile_text, files={"zone.yaml": ZONE.format(address="10.0.0.1")}) as srv:
+        for qid in range(40):
+            assert _addresses(_ask(srv.port, qid=qid)) == ["10.0.0.1"]
+        assert _kept(metrics_port) == 1
+        url = f"http://127.0.0.1:{metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            text = resp.read().decode()
+        requests = samples(text, "coredns_cache_requests_total")
+        hits = samples(text, "coredns_cache_hits_total")
+        assert sum(requests.values()) == 40
+        assert sum(v for k, v in hits.items() if ("type", "success") in k) == 39
