@@ -63,7 +63,22 @@ class Lease:
 
     @classmethod
     def under(cls, *parents: Lease) -> Lease:
-        """A lease that ends when any of ``parents`` ends (born dead if one already has)."""
+        """A lease that ends when any of ``parents`` ends (born dead if one already has).
+        Nobody may end it but its parents: with one parent besides ``PURE``, that parent
+        itself is returned, so that what a client can make many of adds nothing."""
+        others = [p for p in parents if p is not PURE]
+        if not others:
+            return PURE
+        if len(others) == 1:
+            return others[0]
+        return cls._under(others)
+
+    def child(self) -> Lease:
+        """A new lease, ended by its owner or when this one ends."""
+        return Lease._under([self])
+
+    @classmethod
+    def _under(cls, parents: list[Lease]) -> Lease:
         child = cls()
         for parent in parents:
             if not parent.alive:
@@ -143,7 +158,7 @@ class RouteLease:
         parents = [link.lease for link in self._links]  # type: ignore[attr-defined]
         if any(p is None for p in parents):
             return None
-        found = Lease.under(*(p for p in parents if p is not PURE))
+        found = Lease.under(*parents)  # type: ignore[arg-type]
         if not found.alive:
             return None
         self._current = found

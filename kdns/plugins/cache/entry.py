@@ -101,7 +101,7 @@ class Entry:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return None
-        lease = replay.Lease.under(self.live)
+        lease = self.live.child()
         if lease.alive:
             loop.call_later(delay, lease.end)
         return lease

@@ -56,3 +56,14 @@ def test_what_falls_through_is_kept_only_until_the_store_changes() -> None:
     assert type(passed) is wire.Answer and passed.lease is not None and passed.lease.alive
     c.delete(service_named("lonely"), at=k.T0)
     assert not passed.lease.alive
+
+
+def test_names_a_client_makes_up_add_no_leases() -> None:
+    c = k.build(fallthrough=fall.Fall(("cluster.local.",)))
+    c.handler.next = _Fixed(wire.Answer(rcode=wire.NOERROR, body=b"", lease=replay.PURE))
+    leases = set()
+    for i in range(1000):
+        passed = c.handler.serve(k.request(f"made-up-{i}.{T}", "A"))
+        assert type(passed) is wire.Answer and passed.lease is not None
+        leases.add(id(passed.lease))
+    assert len(leases) == 1  # every fall-through shares the store's lease
