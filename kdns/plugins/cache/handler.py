@@ -144,21 +144,29 @@ class Cache:
 
     def replay_counter(self, req: Request, answer: wire.Answer, size: int) -> replay.Counter:
         """Count each replay of ``answer`` as the query it repeats was counted."""
-        stats = self.stats_for(req.server)
         if self._zones is not None and not _within(req.key[:-4], self._zones):
             return _uncounted
+        replayed = self.stats_for(req.server).replayed
         if answer.plugin != entry_.PLUGIN:
-            return lambda _seconds: _count(stats, "requests")
+
+            def passed(_seconds: float) -> None:
+                replayed.requests += 1
+
+            return passed
         hit = self._get_success(self._key(req))
-        kind = (
-            "hits_success" if hit is not None and hit.at(self.clock()) is answer else "hits_denial"
-        )
+        if hit is not None and hit.at(self.clock()) is answer:
 
-        def count(_seconds: float) -> None:
-            _count(stats, "requests")
-            _count(stats, kind)
+            def success(_seconds: float) -> None:
+                replayed.requests += 1
+                replayed.hits_success += 1
 
-        return count
+            return success
+
+        def denial(_seconds: float) -> None:
+            replayed.requests += 1
+            replayed.hits_denial += 1
+
+        return denial
 
     @staticmethod
     def _key(req: Request) -> bytes:
@@ -356,10 +364,6 @@ class Cache:
 
 def _uncounted(_seconds: float) -> None:
     pass
-
-
-def _count(stats: stats_.Stats, field: str) -> None:
-    setattr(stats, field, getattr(stats, field) + 1)
 
 
 def _bound(ttl: int, low: int, high: int) -> int:
