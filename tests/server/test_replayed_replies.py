@@ -367,3 +367,29 @@ def test_replayed_cache_hits_are_counted_by_the_cache() -> None:
         hits = samples(text, "coredns_cache_hits_total")
         assert sum(requests.values()) == 40
         assert sum(v for k, v in hits.items() if ("type", "success") in k) == 39
+
+
+class _Undeclared:
+    """A link that passes every query on and says nothing about what it depends on."""
+
+    name = "undeclared"
+
+    def __init__(self, next: _Counting) -> None:
+        self.next = next
+
+    def serve(self, req: Request) -> wire.Answer:
+        return self.next.serve(req)
+
+
+async def test_a_chain_with_an_undeclared_link_runs_for_every_query() -> None:
+    chain = _Counting()
+    routes = [Route.of("example.test.", _Undeclared(chain), "dns://127.0.0.1:0")]  # type: ignore[arg-type]
+    listener = UDPListener(ZoneTable(routes), "127.0.0.1", 0)
+    listener.open()
+    try:
+        assert not listener.threaded
+        for qid in range(1, 6):
+            assert (await _udp_ask(listener.port, qid)).id == qid
+        assert chain.served == 5 and len(listener.replies) == 0
+    finally:
+        await listener.close()
