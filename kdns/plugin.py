@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeAlias
 
-from kdns import wire
+from kdns import replay, wire
 from kdns.request import Request
 
 Result: TypeAlias = wire.Answer | Awaitable[wire.Answer]
@@ -48,7 +48,7 @@ PluginFactory: TypeAlias = Callable[[Handler], Handler]
 class NoNext:
     """What a plugin finds after it when it is the last of the chain."""
 
-    replay_safe = True
+    lease = replay.PURE
 
     def __init__(self, name: str) -> None:
         self.name = name

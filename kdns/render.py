@@ -45,7 +45,6 @@ def answer(
     recursion_available: bool = False,
     truncated: bool = False,
     plugin: str = "",
-    static: bool = False,
 ) -> wire.Answer:
     """Render a reply to ``qname`` (text or wire) / ``qtype`` holding the given sections."""
     buf = dnslib.DNSBuffer()
@@ -76,5 +75,4 @@ def answer(
         ends=tuple(ends),
         flags=flags,
         plugin=plugin,
-        static=static,
     )

@@ -13,9 +13,12 @@ the question) in front of bytes that were rendered once.
 from __future__ import annotations
 
 import struct
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from kdns.errors import KdnsError
+
+if TYPE_CHECKING:
+    from kdns.replay import Lease
 
 HEADER_LEN = 12
 MIN_UDP_SIZE = 512
@@ -424,10 +427,11 @@ class Answer:
         "ends",
         "error",
         "flags",
+        "lease",
         "nscount",
         "plugin",
         "rcode",
-        "static",
+        "rotation",
     )
 
     def __init__(
@@ -440,7 +444,7 @@ class Answer:
         flags: int = (QR | AA) << 8,
         error: str | None = None,
         plugin: str = "",
-        static: bool = False,
+        lease: Lease | None = None,
     ) -> None:
         self.rcode = rcode
         self.body = body
@@ -450,9 +454,12 @@ class Answer:
         self.error = error
         #: The plugin that wrote this reply (the ``plugin`` label of coredns_dns_responses_total).
         self.plugin = plugin
-        #: The same reply for the same query bytes until its plugin calls
-        #: ``replay.invalidate()``, so the UDP listener may keep the reply (``kdns.replay``).
-        self.static = static
+        #: What this reply was built from (``kdns.replay``): the same reply for the same
+        #: query bytes while it is alive, so the UDP listener may keep it. None: made per query.
+        self.lease = lease
+        #: A round robin's variants (loadbalance) handed out after this one, in turn and
+        #: ending with this one, so a kept reply can rotate as the chain would.
+        self.rotation: tuple[Answer, ...] | None = None
         #: Header bytes 2-11 by (client RD/CD bits, EDNS), made on first use.
         self._heads: dict[int, bytes] = {}
 
@@ -469,6 +476,23 @@ class Answer:
             )
             self._heads[key] = found
         return found
+
+    def leased(self, lease: Lease | None) -> Answer:
+        """This reply under ``lease`` (None: made per query, never kept)."""
+        if lease is self.lease:
+            return self
+        copy = Answer(
+            rcode=self.rcode,
+            body=self.body,
+            counts=(self.ancount, self.nscount, self.arcount),
+            ends=self.ends,
+            flags=self.flags,
+            error=self.error,
+            plugin=self.plugin,
+            lease=lease,
+        )
+        copy._heads = self._heads
+        return copy
 
     @classmethod
     def failure(cls, rcode: int, error: str | None = None) -> Answer:

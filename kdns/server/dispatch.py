@@ -19,8 +19,8 @@ from kdns.server.zones import Route, ZoneTable
 log = logging.getLogger("kdns.server")
 
 Reply = bytes | None | Awaitable[bytes | None]
-#: Told about each reply built at once from a static answer of a replayable route.
-Keep = Callable[[Request, Route, wire.Answer, bytes], None]
+#: Told about each reply built at once from a leased answer of a route that may replay.
+Keep = Callable[[Request, Route, wire.Answer, bytes, bytes], None]
 _IN = wire.CLASS_IN
 
 
@@ -55,8 +55,8 @@ def handle(
         if result is wire.DROP:
             return None
         reply = wire.finalize(req, result, req.size)
-        if keep is not None and result.static and route.replay:
-            keep(req, route, result, reply)
+        if keep is not None and result.lease is not None and route.lease is not None:
+            keep(req, route, result, reply, data)
         return reply
     return _finish(req, result)  # type: ignore[arg-type]
 

@@ -1,15 +1,15 @@
 """UDP listener: replies kept for repeated queries go out from a reader thread.
 
-When some route of the listener may replay (``kdns.replay``: static answers of a chain
-without per-query work), a reader thread sleeps in ``recvfrom`` on the blocking socket
+When some route of the listener may replay (``kdns.replay``: every link of its chain declares
+a lease), a reader thread sleeps in ``recvfrom`` on the blocking socket
 and wakes once per datagram: two system calls per query, as a C server makes, where an
 event-loop reader pays an epoll wake-up plus a ``recvfrom`` ending in EAGAIN, whose
 exception alone costs several microseconds of cold Python. A query whose reply was kept
-is answered from the thread with the client's ID spliced in; any other is handed to the
-event loop (``call_soon_threadsafe``), where ``dispatch.handle`` runs the chain. The
+is answered from the thread with the client's ID spliced in while the reply's two leases
+(route and answer) are alive; any other is handed to the event loop (``call_soon_threadsafe``), where ``dispatch.handle`` runs the chain. The
 thread touches nothing but the socket and the listener's replay table.
 
-When nothing can replay (a ``cache``, ``log`` or ``acl`` in every block), the hand-over
+When nothing can replay (a ``log``, ``acl`` or ``autopath`` in every block), the hand-over
 would only add a thread switch per query, so the event loop reads the socket itself
 (``add_reader``, a batch per wake-up). A reload that changes this switches the mode.
 
@@ -186,6 +186,7 @@ class UDPListener:
         assert loop is not None
         schedule = loop.call_soon_threadsafe
         kept = self.replies.get
+        turn = self.replies.get_turn
         serve = self._serve
         send = self._send
         stopping = stop.is_set
@@ -209,15 +210,21 @@ class UDPListener:
                 return
             data = bytes(view[:n])
             found = None if stopping() else kept(data[2:])
-            if found is None:
-                try:
-                    schedule(serve, data, addr, ancdata)
-                except RuntimeError:  # the loop is closed: the server is going away
-                    return
-                if stopping():
-                    return
-                continue
-            tail, count = found
+            if found is not None and found[2].alive and found[3].alive:
+                tail = found[0]
+                count = found[1]
+            else:
+                found = None if found is not None or stopping() else turn(data[2:])
+                if found is None or not (found[2].alive and found[3].alive):
+                    try:
+                        schedule(serve, data, addr, ancdata)
+                    except RuntimeError:  # the loop is closed: the server is going away
+                        return
+                    if stopping():
+                        return
+                    continue
+                tail = found[0].next()
+                count = found[1]
             if count is None:
                 send(data[:2] + tail, addr, ancdata)
             else:
@@ -257,10 +264,24 @@ class UDPListener:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    def _keep(self, req: Request, route: Route, answer: wire.Answer, reply: bytes) -> None:
+    def _keep(
+        self, req: Request, route: Route, answer: wire.Answer, reply: bytes, query: bytes
+    ) -> None:
+        """Keep ``reply`` for the datagram ``query`` as the client sent it (a plugin such as
+        ``header`` may have changed ``req.data`` on the way)."""
+        assert route.lease is not None and answer.lease is not None
+        if len(query) > replay.MAX_KEY or len(reply) > replay.MAX_REPLY:
+            return
+        route_lease = route.lease.current()
+        if route_lease is None or not answer.lease.alive:
+            return
         counter = route.counter
         count = None if counter is None else counter.replay_counter(req, answer, len(reply))
-        self.replies.put(req.data, reply, count)
+        if answer.rotation is None:
+            self.replies.put(query, reply, count, route_lease, answer.lease)
+            return
+        turn = [wire.finalize(req, variant, req.size) for variant in answer.rotation]
+        self.replies.put_turn(query, turn, count, route_lease, answer.lease)
 
     async def _send_later(
         self, pending: dispatch.Reply, addr: tuple[str, int], ancdata: object

@@ -15,9 +15,10 @@ class Route:
     handler: plugin.Handler
     #: CoreDNS's metric label for the listener, e.g. "dns://:53".
     server: str
-    #: Static answers of this chain may be replayed (``replay.replayable``).
-    replay: bool = False
-    #: The chain's per-query counter (prometheus), told about every replay.
+    #: What the chain's pass-on decisions depend on; None when some link does not say, and
+    #: then nothing this route answers is replayed.
+    lease: replay.RouteLease | None = None
+    #: The chain's per-query counters (prometheus, cache), told about every replay.
     counter: replay.ReplayCounting | None = None
     #: The query classes some link of the chain serves (``plugin.served_classes``).
     classes: frozenset[int] = frozenset({wire.CLASS_IN})
@@ -29,7 +30,7 @@ class Route:
             zone,
             handler,
             server,
-            replay.replayable(handler),
+            replay.RouteLease.of(handler),
             replay.counting(handler),
             plugin.served_classes(handler),
         )
@@ -43,7 +44,7 @@ class ZoneTable:
     def __init__(self, routes: list[Route]) -> None:
         self._routes = {wire.text_to_name(r.zone.lower()): r for r in routes}
         #: Some route may replay kept replies (the UDP listener then reads in a thread).
-        self.replays = any(r.replay for r in routes)
+        self.replays = any(r.lease is not None for r in routes)
 
     def match(self, key: bytes) -> Route | None:
         """The route of the longest zone that ``key`` (a ``Query.key``) falls under."""

@@ -4,6 +4,8 @@ never a stale reply after the data changed."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+import re
 import signal
 import socket
 import threading
@@ -105,29 +107,51 @@ def _chain(tmp_path: Path, directives: str) -> object:
     [
         ("    errors", True),
         ("    errors\n    prometheus 127.0.0.1:0\n    loadbalance", True),
+        ("    cache 30", True),
+        ("    loop", True),
         ("    log", False),
-        ("    cache 30", False),
         ("    acl {\n        allow net 127.0.0.0/8\n    }", False),
-        ("    loop", False),
     ],
 )
-def test_only_chains_without_per_query_work_replay(
+def test_only_chains_whose_links_all_declare_a_lease_replay(
     tmp_path: Path, directives: str, replays: bool
 ) -> None:
     assert replay.replayable(_chain(tmp_path, directives)) is replays
 
 
 def test_a_full_table_starts_over(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(replay, "MAX_ENTRIES", 3)
+    entry = replay.cost(b"query0", b"reply")
+    monkeypatch.setattr(replay, "BUDGET", replay.held()[0] + 3 * entry)
     table = replay.Table()
+    lease = replay.Lease()
     for i in range(3):
-        table.put(b"\x00\x00query%d" % i, b"\x00\x00reply", None)
-    assert len(table) == 3
-    table.put(b"\x00\x00query9", b"\x00\x00reply", None)
-    assert len(table) == 1
-    assert table.get(b"query9") == (b"reply", None)
-    replay.invalidate()
-    assert len(table) == 0
+        assert table.put(b"\x00\x00query%d" % i, b"\x00\x00reply", None, lease, replay.PURE)
+    assert len(table) == 3 and table.bytes == 3 * entry
+    table.put(b"\x00\x00query9", b"\x00\x00reply", None, lease, replay.PURE)
+    assert len(table) == 1 and table.bytes == entry
+    assert table.get(b"query9") == (b"reply", None, lease, replay.PURE)
+    table.clear()
+    assert table.bytes == 0
+
+
+def test_oversized_queries_and_replies_are_never_kept() -> None:
+    table = replay.Table()
+    lease = replay.Lease()
+    assert not table.put(b"q" * (replay.MAX_KEY + 1), b"reply", None, lease, lease)
+    assert not table.put(b"query", b"r" * (replay.MAX_REPLY + 1), None, lease, lease)
+    assert len(table) == 0 and table.bytes == 0
+
+
+def test_ending_a_lease_ends_its_children_and_only_them() -> None:
+    route, one, other = replay.Lease(), replay.Lease(), replay.Lease()
+    child = replay.Lease.under(route, one)
+    sibling = replay.Lease.under(other)
+    one.end()
+    assert not child.alive and sibling.alive and route.alive
+    assert not replay.Lease.under(one).alive  # born under an ended lease: born ended
+    assert replay.Lease.under(replay.PURE).alive
+    with pytest.raises(ValueError):
+        replay.PURE.end()
 
 
 def test_a_corefile_reload_on_the_same_listener_forgets_kept_replies() -> None:
@@ -151,14 +175,16 @@ def test_a_corefile_reload_on_the_same_listener_forgets_kept_replies() -> None:
 
 
 class _Counting:
-    """A chain of one link that answers every query with the same static answer."""
+    """A chain of one link that answers every query with the same leased answer."""
 
     name = "counting"
-    replay_safe = True
+    lease = replay.PURE
 
     def __init__(self) -> None:
         self.served = 0
-        self.answer = wire.Answer(rcode=wire.NOERROR, body=b"", flags=wire.QR << 8, static=True)
+        self.answer = wire.Answer(
+            rcode=wire.NOERROR, body=b"", flags=wire.QR << 8, lease=replay.PURE
+        )
 
     def serve(self, req: Request) -> wire.Answer:
         self.served += 1
@@ -235,10 +261,135 @@ async def test_a_failure_in_the_reader_thread_does_not_stop_the_listener(
 
     try:
         await _udp_ask(listener.port, 1)
-        (key, (tail, _count)) = next(iter(listener.replies.replies.items()))
-        listener.replies.replies[key] = (tail, broken_counter)
+        (key, (tail, _count, route, own)) = next(iter(listener.replies.replies.items()))
+        listener.replies.replies[key] = (tail, broken_counter, route, own)
         for qid in (2, 3, 4):
             assert (await _udp_ask(listener.port, qid)).id == qid
         assert "counter broke" in caplog.text
+    finally:
+        await listener.close()
+
+
+def test_a_name_added_to_hosts_before_records_reaches_a_replayed_query() -> None:
+    """hosts with fallthrough passes the query on because the name is not in its file; once
+    the file has it, the byte-identical query gets the hosts answer, not the kept records one."""
+    corefile_text = (
+        "example.test:{port} {\n    bind 127.0.0.1\n"
+        "    hosts hosts.txt {\n        reload 100ms\n        fallthrough\n    }\n"
+        "    records zone.yaml\n}\n"
+    )
+    files = {"zone.yaml": ZONE.format(address="10.0.0.1"), "hosts.txt": "10.0.0.7 other.test\n"}
+    with helpers.serve(corefile_text, files=files) as srv:
+        for _ in range(20):
+            assert _addresses(_ask(srv.port)) == ["10.0.0.1"]
+        assert srv.workdir is not None
+        (srv.workdir / "hosts.txt").write_text("10.0.0.9 web.example.test\n")
+        deadline = time.monotonic() + 5
+        while _addresses(_ask(srv.port)) != ["10.0.0.9"]:
+            assert time.monotonic() < deadline, "the hosts reload never reached a repeated query"
+            time.sleep(0.05)
+        assert {tuple(_addresses(_ask(srv.port))) for _ in range(50)} == {("10.0.0.9",)}
+
+
+def _kept(metrics_port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2) as resp:
+        text = resp.read().decode()
+    found = re.search(r"^kdns_replay_entries (\S+)$", text, re.M)
+    assert found is not None, "no kdns_replay_entries gauge"
+    return int(float(found.group(1)))
+
+
+def test_a_replayed_cache_hit_counts_its_ttl_down() -> None:
+    metrics_port = kdnsproc.free_port()
+    corefile_text = (
+        "example.test:{port} {\n    bind 127.0.0.1\n"
+        f"    prometheus 127.0.0.1:{metrics_port}\n    cache 30\n    records zone.yaml\n}}\n"
+    )
+    with helpers.serve(corefile_text, files={"zone.yaml": ZONE.format(address="10.0.0.1")}) as srv:
+        _ask(srv.port)  # fills the cache
+        start = time.monotonic()
+        seen: list[tuple[float, int]] = []
+        while time.monotonic() - start < 2.5:
+            reply = _ask(srv.port)
+            seen.append((time.monotonic() - start, reply.answer[0].ttl))
+            time.sleep(0.02)
+        assert _kept(metrics_port) >= 1  # cache hits were kept, and replayed
+        ttls = [ttl for _, ttl in seen]
+        assert ttls == sorted(ttls, reverse=True), "a TTL went back up"
+        assert ttls[0] - ttls[-1] >= 2, f"the TTL did not count down: {ttls[0]}..{ttls[-1]}"
+
+
+def test_loop_replays_only_once_its_probe_is_done(tmp_path: Path) -> None:
+    handler = _chain(tmp_path, "    loop")
+    loop = next(link for link in replay.links(handler) if link.__class__.__name__ == "Loop")
+    route = replay.RouteLease.of(handler)
+    assert route is not None
+    assert route.current() is None  # the probe must be counted: nothing is kept
+    loop.disabled = True  # type: ignore[attr-defined]
+    kept = route.current()
+    assert kept is not None and kept.alive
+    loop.disabled = False  # type: ignore[attr-defined]
+    assert not kept.alive and route.current() is None
+
+
+def test_loadbalance_rotations_replay() -> None:
+    metrics_port = kdnsproc.free_port()
+    corefile_text = (
+        "example.test:{port} {\n    bind 127.0.0.1\n"
+        f"    prometheus 127.0.0.1:{metrics_port}\n    loadbalance\n    records zone.yaml\n}}\n"
+    )
+    zone = "zone: example.test\nrecords:\n  web: {A: [10.0.0.1, 10.0.0.2, 10.0.0.3]}\n"
+    with helpers.serve(corefile_text, files={"zone.yaml": zone}) as srv:
+        orders = []
+        for qid in range(30):
+            reply = _ask(srv.port, qid=qid)
+            orders.append(tuple(rr.address for rr in reply.answer[0]))
+        assert _kept(metrics_port) == 1  # the whole turn is kept once
+        assert {sorted(o) == ["10.0.0.1", "10.0.0.2", "10.0.0.3"] for o in orders} == {True}
+        assert len(set(orders)) == 3, "every rotation is handed out"
+        assert all(a != b for a, b in itertools.pairwise(orders)), "each query turns"
+
+
+def test_replayed_cache_hits_are_counted_by_the_cache() -> None:
+    metrics_port = kdnsproc.free_port()
+    corefile_text = (
+        "example.test:{port} {\n    bind 127.0.0.1\n"
+        f"    prometheus 127.0.0.1:{metrics_port}\n    cache 30\n    records zone.yaml\n}}\n"
+    )
+    with helpers.serve(corefile_text, files={"zone.yaml": ZONE.format(address="10.0.0.1")}) as srv:
+        for qid in range(40):
+            assert _addresses(_ask(srv.port, qid=qid)) == ["10.0.0.1"]
+        assert _kept(metrics_port) == 1
+        url = f"http://127.0.0.1:{metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            text = resp.read().decode()
+        requests = samples(text, "coredns_cache_requests_total")
+        hits = samples(text, "coredns_cache_hits_total")
+        assert sum(requests.values()) == 40
+        assert sum(v for k, v in hits.items() if ("type", "success") in k) == 39
+
+
+class _Undeclared:
+    """A link that passes every query on and says nothing about what it depends on."""
+
+    name = "undeclared"
+
+    def __init__(self, next: _Counting) -> None:
+        self.next = next
+
+    def serve(self, req: Request) -> wire.Answer:
+        return self.next.serve(req)
+
+
+async def test_a_chain_with_an_undeclared_link_runs_for_every_query() -> None:
+    chain = _Counting()
+    routes = [Route.of("example.test.", _Undeclared(chain), "dns://127.0.0.1:0")]  # type: ignore[arg-type]
+    listener = UDPListener(ZoneTable(routes), "127.0.0.1", 0)
+    listener.open()
+    try:
+        assert not listener.threaded
+        for qid in range(1, 6):
+            assert (await _udp_ask(listener.port, qid)).id == qid
+        assert chain.served == 5 and len(listener.replies) == 0
     finally:
         await listener.close()

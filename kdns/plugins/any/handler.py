@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 
-from kdns import plugin, wire
+from kdns import plugin, replay, wire
 from kdns.request import Request
 
 TYPE_ANY = 255
@@ -25,13 +25,18 @@ _RDATA = bytes((len(CPU),)) + CPU + bytes((len(OS),)) + OS
 def _answer(owner: bytes) -> wire.Answer:
     body = owner + struct.pack("!HHIH", TYPE_HINFO, wire.CLASS_IN, TTL, len(_RDATA)) + _RDATA
     return wire.Answer(
-        rcode=wire.NOERROR, body=body, counts=(1, 0, 0), ends=(len(body),), flags=wire.QR << 8
+        rcode=wire.NOERROR,
+        body=body,
+        counts=(1, 0, 0),
+        ends=(len(body),),
+        flags=wire.QR << 8,
+        lease=replay.PURE,
     )
 
 
 class Any:
     name = "any"
-    replay_safe = True
+    lease = replay.PURE
 
     def __init__(self, next: plugin.Handler) -> None:
         self.next = next

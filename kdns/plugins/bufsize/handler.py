@@ -8,14 +8,14 @@ without bufsize: ``bufsize 4096`` lets a client that advertises 4,096 bytes get 
 
 from __future__ import annotations
 
-from kdns import plugin
+from kdns import plugin, replay
 from kdns.request import Request
 
 
 class Bufsize:
     name = "bufsize"
     #: The reply depends only on the query bytes and the configured size.
-    replay_safe = True
+    lease = replay.PURE
 
     def __init__(self, next: plugin.Handler, *, size: int) -> None:
         self.next = next

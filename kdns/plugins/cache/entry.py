@@ -4,11 +4,17 @@ A reply is split once, when stored, into the pieces of its body between the TTL 
 records. Serving it with ``n`` seconds left is then one ``bytes.join`` of those pieces with ``n``
 as the separator; the result is kept until the next second starts, so a hit is a dict lookup and
 a comparison. As CoreDNS's ``item.toMsg``, every record gets the same TTL: what the item has left.
+
+The reply of a second is leased (``kdns.replay``) until that second ends, under the lease of the
+answer the entry was filled from: a kept reply replays with the right TTL only, and an answer of a
+watch-fed plugin (kubernetes) that changes ends the entry's replies, and the entry (``live``).
 """
 
 from __future__ import annotations
 
-from kdns import wire
+import asyncio
+
+from kdns import replay, wire
 from kdns.pkg import response
 
 _ZERO = b"\x00\x00\x00\x00"
@@ -27,6 +33,8 @@ class Entry:
         "expires",
         "hits",
         "last",
+        "leasing",
+        "live",
         "positive",
         "refreshing",
         "servfail",
@@ -42,6 +50,7 @@ class Entry:
         stored: float,
         ttl: int,
         positive: bool,
+        leasing: bool = False,
     ) -> None:
         body = answer.body
         assert body is not None
@@ -69,6 +78,10 @@ class Entry:
         self._memo_elapsed = -1
         self._memo = answer
         self._stale: wire.Answer | None = None
+        #: What the stored answer was built from; once ended, the entry must not be served.
+        self.live = answer.lease if answer.lease is not None else replay.PURE
+        #: Replies of ``at`` are leased until their second ends (plain hits: no per-hit work).
+        self.leasing = leasing
 
     def at(self, now: float) -> wire.Answer:
         """The reply with the TTL it has left at ``now`` (at least 1 while fresh)."""
@@ -76,9 +89,22 @@ class Entry:
         if elapsed == self._memo_elapsed:
             return self._memo
         answer = self._with_ttl(max(self.ttl - elapsed, 0))
+        if self.leasing:
+            answer.lease = self._until(self.stored + elapsed + 1 - now)
         self._memo_elapsed = elapsed
         self._memo = answer
         return answer
+
+    def _until(self, delay: float) -> replay.Lease | None:
+        """A lease of ``live`` that ends in ``delay`` seconds (None outside an event loop)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        lease = self.live.child()
+        if lease.alive:
+            loop.call_later(delay, lease.end)
+        return lease
 
     def first(self, now: float, *, plugin: str) -> wire.Answer:
         """The reply of the query that filled the entry, labelled with the plugin that wrote it."""

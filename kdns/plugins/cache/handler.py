@@ -20,8 +20,9 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 
-from kdns import plugin, wire
+from kdns import plugin, replay, wire
 from kdns.pkg import response
+from kdns.plugins.cache import entry as entry_
 from kdns.plugins.cache import stats as stats_
 from kdns.plugins.cache.entry import Entry, without_ad
 from kdns.plugins.cache.options import Options
@@ -87,6 +88,9 @@ class Background:
 
 class Cache:
     name = "cache"
+    #: A miss passes on whatever the entries hold; what it passes back unstored does not
+    #: depend on them, and replies of hits are leased per entry and second (``Entry.at``).
+    lease = replay.PURE
 
     def __init__(
         self,
@@ -132,11 +136,42 @@ class Cache:
         stats.requests += 1
         now = self.clock()
         entry = self._get_success(key)
-        if entry is not None and now < entry.expires:
+        if entry is not None and now < entry.expires and entry.live.alive:
             stats.hits_success += 1
             answer = entry.at(now) if self._plain else self._fresh(req, key, entry, now)
             return self._strip_ad(req, answer) if entry.ad else answer
         return self._not_fresh(req, key, entry, now, stats)
+
+    def replay_counter(self, req: Request, answer: wire.Answer, size: int) -> replay.Counter:
+        """Count each replay of ``answer`` as the query it repeats was counted."""
+        if self._zones is not None and not _within(req.key[:-4], self._zones):
+            return _uncounted
+        replayed = self.stats_for(req.server).replayed
+        if answer.plugin != entry_.PLUGIN:
+
+            def passed(_seconds: float) -> None:
+                replayed.requests += 1
+
+            return passed
+        hit = self._get_success(self._key(req))
+        if hit is not None and hit.at(self.clock()) is answer:
+
+            def success(_seconds: float) -> None:
+                replayed.requests += 1
+                replayed.hits_success += 1
+
+            return success
+
+        def denial(_seconds: float) -> None:
+            replayed.requests += 1
+            replayed.hits_denial += 1
+
+        return denial
+
+    @staticmethod
+    def _key(req: Request) -> bytes:
+        flags = req.do + ((req.data[3] & wire.CD) >> 3)
+        return req.key + _SUFFIX[flags] if flags else req.key
 
     def stats_for(self, server: str) -> stats_.Stats:
         """The counters of ``server`` (a ``Request.server`` label); this cache's stores now
@@ -156,11 +191,13 @@ class Cache:
         self, req: Request, key: bytes, entry: Entry | None, now: float, stats: stats_.Stats
     ) -> plugin.Result:
         stale = self._stale
+        if entry is not None and not entry.live.alive:
+            entry = None  # the data it was built from changed: never served again
         if entry is not None and stale and now < entry.expires + stale:
             stats.hits_success += 1
             return self._serve_stale(req, key, entry)
         entry = self._get_denial(key)
-        if entry is not None:
+        if entry is not None and entry.live.alive:
             if now < entry.expires:
                 stats.hits_denial += 1
                 answer = self._fresh(req, key, entry, now)
@@ -226,7 +263,9 @@ class Cache:
         if ttl <= 0 or store.capacity == 0 or (disabled and _within(req.key[:-4], disabled)):
             return answer
         now = self.clock()
-        entry = Entry(answer, recs, stored=now, ttl=ttl, positive=store is self.success)
+        entry = Entry(
+            answer, recs, stored=now, ttl=ttl, positive=store is self.success, leasing=self._plain
+        )
         evicted = store.evictions
         store.put(key, entry)
         if store.evictions != evicted:
@@ -321,6 +360,10 @@ class Cache:
         except Exception:
             log.exception("plugin/cache: refreshing %r failed", req)
             return None
+
+
+def _uncounted(_seconds: float) -> None:
+    pass
 
 
 def _bound(ttl: int, low: int, high: int) -> int:

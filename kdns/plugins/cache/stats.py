@@ -21,6 +21,18 @@ SUCCESS = "success"
 DENIAL = "denial"
 
 
+class Replayed:
+    """What UDP reader threads counted for replayed replies (``kdns.replay``): written by them
+    only, never by the event loop, so neither side loses the other's increments."""
+
+    __slots__ = ("hits_denial", "hits_success", "requests")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.hits_success = 0
+        self.hits_denial = 0
+
+
 class Stats:
     __slots__ = (
         "drops",
@@ -29,6 +41,7 @@ class Stats:
         "hits_denial",
         "hits_success",
         "prefetch",
+        "replayed",
         "requests",
         "served_stale",
         "server",
@@ -58,11 +71,17 @@ class Stats:
         #: Entries evicted to make room (``coredns_cache_evictions_total{type}``).
         self.evictions_success = 0
         self.evictions_denial = 0
+        #: Replayed replies, counted apart and added in ``total``.
+        self.replayed = Replayed()
+
+    def total(self, field: str) -> int:
+        """``requests``, ``hits_success`` or ``hits_denial``, replayed replies included."""
+        return int(getattr(self, field)) + int(getattr(self.replayed, field))
 
     @property
     def misses(self) -> int:
         """``coredns_cache_misses_total``: requests that were not hits."""
-        return self.requests - self.hits_success - self.hits_denial
+        return self.total("requests") - self.total("hits_success") - self.total("hits_denial")
 
     def entries(self, kind: str) -> int:
         """``coredns_cache_entries{type=kind}``."""
@@ -75,9 +94,9 @@ class Stats:
     def snapshot(self) -> dict[str, int]:
         """Every counter by name, for tests and debugging."""
         return {
-            "requests": self.requests,
-            "hits_success": self.hits_success,
-            "hits_denial": self.hits_denial,
+            "requests": self.total("requests"),
+            "hits_success": self.total("hits_success"),
+            "hits_denial": self.total("hits_denial"),
             "misses": self.misses,
             "prefetch": self.prefetch,
             "served_stale": self.served_stale,
@@ -142,14 +161,14 @@ def export(registry: Registry = REGISTRY) -> None:
     """Copy every counter into its metric family; run before each scrape."""
     for s in registry:
         plain = (s.server, s.zones, "")
-        REQUESTS.set(plain, s.requests)
+        REQUESTS.set(plain, s.total("requests"))
         MISSES.set(plain, s.misses)
         PREFETCH.set(plain, s.prefetch)
         DROPS.set(plain, s.drops)
         SERVED_STALE.set(plain, s.served_stale)
         for kind, hits, evictions in (
-            (SUCCESS, s.hits_success, s.evictions_success),
-            (DENIAL, s.hits_denial, s.evictions_denial),
+            (SUCCESS, s.total("hits_success"), s.evictions_success),
+            (DENIAL, s.total("hits_denial"), s.evictions_denial),
         ):
             typed = (s.server, kind, s.zones, "")
             HITS.set(typed, hits)

@@ -4,7 +4,7 @@ import socket
 
 import dnslib
 
-from kdns import plugin, render, wire
+from kdns import plugin, render, replay, wire
 from kdns.request import Request
 
 REFUSED = wire.Answer.failure(wire.REFUSED)
@@ -18,7 +18,7 @@ class Chaos:
     """
 
     name = "chaos"
-    replay_safe = True
+    lease = replay.PURE
     classes = frozenset({wire.CLASS_CH})
 
     def __init__(self, next: plugin.Handler, *, version: str, authors: tuple[str, ...]) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Awaitable
 
 import dnslib
 
-from kdns import metrics, plugin, render, wire
+from kdns import metrics, plugin, render, replay, wire
 from kdns.pkg import response
 from kdns.plugins.dns64 import mapping
 from kdns.request import Request
@@ -36,6 +36,9 @@ TRANSLATED = metrics.family(
 
 class DNS64:
     name = "dns64"
+    #: Which queries it looks at depends on the query and the client's address family, which
+    #: the listener keeps apart; synthesised answers are made per query and never kept.
+    lease = replay.PURE
 
     def __init__(
         self,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import dnslib
 
-from kdns import plugin, wire
+from kdns import plugin, replay, wire
 from kdns.request import Request
 
 log = logging.getLogger("kdns.plugin.errors")
@@ -41,7 +41,7 @@ def type_name(qtype: int) -> str:
 
 class Errors:
     name = "errors"
-    replay_safe = True
+    lease = replay.PURE
 
     def __init__(self, next: plugin.Handler, rules: list[Consolidation]) -> None:
         self.next = next

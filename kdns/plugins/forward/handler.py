@@ -24,7 +24,7 @@ import asyncio
 import random
 from typing import TYPE_CHECKING
 
-from kdns import plugin, wire
+from kdns import plugin, replay, wire
 from kdns.pkg.upstream import errors, message, transport
 from kdns.pkg.upstream.proxy import Proxy
 from kdns.plugins.forward.metrics import METRICS
@@ -57,7 +57,7 @@ def _under(name: bytes, zones: frozenset[bytes]) -> bool:
 
 class Forward:
     name = "forward"
-    replay_safe = True
+    lease = replay.PURE
 
     def __init__(
         self, next: plugin.Handler, options: Options, proxies: list[Proxy], policy: Policy

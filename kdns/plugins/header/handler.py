@@ -10,7 +10,7 @@ answers are kept by the answer's identity so that a static answer is copied once
 
 from __future__ import annotations
 
-from kdns import plugin, wire
+from kdns import plugin, replay, wire
 from kdns.plugins.header.rules import Masks
 from kdns.request import Request
 
@@ -20,7 +20,7 @@ _RD = wire.RD << 8
 
 class Header:
     name = "header"
-    replay_safe = True
+    lease = replay.PURE
 
     def __init__(self, next: plugin.Handler, *, query: Masks, response: Masks) -> None:
         self.next = next
@@ -71,5 +71,5 @@ def _with_flags(answer: wire.Answer, flags: int) -> wire.Answer:
         flags=flags,
         error=answer.error,
         plugin=answer.plugin,
-        static=answer.static,
+        lease=answer.lease,
     )

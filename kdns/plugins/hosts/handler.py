@@ -9,7 +9,7 @@ without an SOA there is no NXDOMAIN to give (CoreDNS's comment says the same).
 
 from __future__ import annotations
 
-from kdns import plugin, wire
+from kdns import plugin, replay, wire
 from kdns.pkg import fall as fall_
 from kdns.plugins.hosts import hostsfile, table
 from kdns.request import Request
@@ -20,7 +20,6 @@ NO_SUCH_HOST = wire.Answer.failure(wire.SERVFAIL)
 
 class Hosts:
     name = "hosts"
-    replay_safe = True
 
     def __init__(
         self,
@@ -33,12 +32,16 @@ class Hosts:
         self.next = next
         self.zones = zones
         self.fall = fall
+        #: What answers and pass-on decisions depend on: the entries; ended when they change.
+        self.lease = replay.Lease()
         self.install(current)
 
     def install(self, current: table.Table) -> None:
-        """Serve ``current`` from the next query on."""
+        """Serve ``current`` from the next query on; replies built from the old entries end."""
         self._hits = current.hits
         self.table = current
+        self.lease.end()
+        self.lease = replay.Lease()
 
     def serve(self, req: Request) -> plugin.Result:
         answer = self._hits.get(req.key)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import struct
 
-from kdns import wire
+from kdns import replay, wire
 from kdns.plugins.hosts import hostsfile
 
 TYPE_A = 1
@@ -28,7 +28,7 @@ _TYPE_CLASS = struct.Struct("!HH")
 
 #: NOERROR, authoritative, no records: a name that exists without the type asked. It does not
 #: depend on the question, so one object serves every name.
-NODATA = wire.Answer(rcode=wire.NOERROR, body=b"", flags=_FLAGS, plugin=PLUGIN)
+NODATA = wire.Answer(rcode=wire.NOERROR, body=b"", flags=_FLAGS, plugin=PLUGIN, lease=replay.PURE)
 
 
 def key(name: bytes, qtype: int) -> bytes:
@@ -51,6 +51,7 @@ def _answer(rtype: int, ttl: int, rdatas: list[bytes]) -> wire.Answer:
         ends=tuple(ends),
         flags=_FLAGS,
         plugin=PLUGIN,
+        lease=replay.PURE,
     )
 
 

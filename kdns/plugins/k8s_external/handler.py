@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dnslib
 
-from kdns import plugin, render, wire
+from kdns import plugin, render, replay, wire
 from kdns.pkg.fall import Fall
 from kdns.plugins.k8s_external import lookup
 from kdns.plugins.k8s_external.lookup import AAAA, NS, PTR, SRV, A, Found, Lookup
@@ -47,6 +47,10 @@ class K8sExternal:
         self.ttl = ttl
         self.fall = fall
         self.find = find
+        #: Its answers are made per query and never kept. What it passes on depends on the
+        #: query alone, unless ``fallthrough`` hands on names the cache does not hold, which
+        #: depends on the cluster: then no route with it replays.
+        self.lease: replay.Lease | None = None if fall.zones else replay.PURE
 
     def serve(self, req: Request) -> plugin.Result:
         qname = req.key[:-4]

@@ -2,7 +2,8 @@
 
 Each answer is stored under the query key with the tags it was built from
 (``("svc", ns, name)``, ``("ns", ns)``, ``("ip", address)``); a store change
-drops exactly the answers carrying its tag. Answers holding the zone SOA keep
+drops exactly the answers carrying its tag, and ends each one's lease, so the
+replies kept from it (``kdns.replay``) end too. Answers holding the zone SOA keep
 the offset of its serial, so a newer serial is patched in rather than
 re-rendering. Size is bounded: the oldest entry goes first.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from kdns import wire
+from kdns import replay, wire
 from kdns.records.kubernetes import Tag
 
 MAX_ENTRIES = 50_000
@@ -25,8 +26,11 @@ class Entry:
     serial: int
     #: Offset of the SOA serial within ``answer.body``, or -1 if the answer has no SOA.
     serial_at: int
+    #: Ended when the entry is dropped; replies built from it (``answer.lease``) end with it.
+    lease: replay.Lease
 
-    def with_serial(self, serial: int) -> wire.Answer:
+    def with_serial(self, serial: int, serial_lease: replay.Lease) -> wire.Answer:
+        """The answer with ``serial`` patched in, leased until the entry or the serial ends."""
         body = self.answer.body
         assert body is not None
         patched = body[: self.serial_at] + struct.pack("!I", serial) + body[self.serial_at + 4 :]
@@ -38,7 +42,7 @@ class Entry:
             ends=old.ends,
             flags=old.flags,
             plugin=old.plugin,
-            static=old.static,
+            lease=replay.Lease.under(self.lease, serial_lease),
         )
         self.serial = serial
         return self.answer
@@ -68,6 +72,7 @@ class Answers:
         entry = self._entries.pop(key, None)
         if entry is None:
             return
+        entry.lease.end()
         for tag in entry.tags:
             keys = self._by_tag.get(tag)
             if keys is not None:
@@ -83,6 +88,8 @@ class Answers:
         return len(keys)
 
     def clear(self) -> None:
+        for entry in self._entries.values():
+            entry.lease.end()
         self._entries.clear()
         self._by_tag.clear()
 

@@ -32,7 +32,9 @@ TRANSFER_REFUSED = wire.Answer.failure(wire.REFUSED)
 
 class Kubernetes:
     name = "kubernetes"
-    replay_safe = True
+    #: Passing on a name outside the zones depends on the query alone; a fallthrough is
+    #: leased per answer (``_fall_through``), every other answer per entry.
+    lease = replay.PURE
 
     def __init__(
         self,
@@ -52,12 +54,22 @@ class Kubernetes:
         self.zones = tuple(sorted(synthesizer.settings.zones, key=len, reverse=True))
         # Not ``cache or ...``: an empty Answers is falsy (it has a length).
         self.answers = cache if cache is not None else answers.Answers()
+        #: Ends on every store change: what fell through may now be a cluster name.
+        self._any_change = replay.Lease()
+        #: Ends when the SOA serial changes: answers holding the serial are leased under it.
+        self._serial_lease = replay.Lease()
+        self._serial = self.store.serial
         self._unsubscribe = self.store.subscribe(self._changed)
 
     # --- invalidation ---------------------------------------------------------------------
 
     def _changed(self, change: store.Change) -> None:
-        replay.invalidate()
+        self._any_change.end()
+        self._any_change = replay.Lease()
+        if self.store.serial != self._serial:
+            self._serial = self.store.serial
+            self._serial_lease.end()
+            self._serial_lease = replay.Lease()
         if change[0] == "service":
             _, namespace, name = change
             self.answers.invalidate(("svc", namespace, name))
@@ -94,7 +106,7 @@ class Kubernetes:
         if entry is not None:
             if entry.serial_at < 0 or entry.serial == self.store.serial:
                 return entry.answer
-            return entry.with_serial(self.store.serial)
+            return entry.with_serial(self.store.serial, self._serial_lease)
         name = req.name
         zone = self.zone_of(name)
         if zone is None:
@@ -105,15 +117,21 @@ class Kubernetes:
         synced = self.store.has_synced()
         if result.name_error:
             if self.fall.through(name):
-                return self.next.serve(req)
+                return plugin.then(self.next.serve(req), self._fell_through)
             if not synced:
                 result.rcode = wire.SERVFAIL
         if result.chase:
             return self._chase(req, result)
-        answer = self._render(name, req.qtype, result, static=synced)
+        answer = self._render(name, req.qtype, result)
         if synced:
             self.answers.put(req.key, self._entry(answer, result))
         return answer
+
+    def _fell_through(self, answer: wire.Answer) -> wire.Answer:
+        """The next plugin's answer, kept only until the store next changes."""
+        if answer.lease is None:
+            return answer
+        return answer.leased(replay.Lease.under(answer.lease, self._any_change))
 
     def _render(
         self,
@@ -121,7 +139,6 @@ class Kubernetes:
         qtype: int,
         result: records.Records,
         truncated: bool = False,
-        static: bool = False,
     ) -> wire.Answer:
         return render.answer(
             name,
@@ -132,7 +149,6 @@ class Kubernetes:
             additional=result.additional,
             truncated=truncated,
             plugin="kubernetes",
-            static=static,
         )
 
     def _entry(self, answer: wire.Answer, result: records.Records) -> answers.Entry:
@@ -141,8 +157,14 @@ class Kubernetes:
             serial_at = answers.soa_serial_offset(answer)
         elif len(result.answer) == 1 and result.answer[0].rtype == dnslib.QTYPE.SOA:
             serial_at = answer.ends[0] - 20
+        lease = replay.Lease()
+        answer.lease = lease if serial_at < 0 else replay.Lease.under(lease, self._serial_lease)
         return answers.Entry(
-            answer=answer, tags=tuple(result.tags), serial=self.store.serial, serial_at=serial_at
+            answer=answer,
+            tags=tuple(result.tags),
+            serial=self.store.serial,
+            serial_at=serial_at,
+            lease=lease,
         )
 
     async def _chase(self, req: Request, result: records.Records) -> wire.Answer:

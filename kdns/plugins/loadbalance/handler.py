@@ -6,13 +6,16 @@ while the entry lives. Later queries cost a dict lookup and, once per variant, o
 record bytes. The memo is bounded in entries and in bytes: an entry is charged for every variant
 it may build, and the oldest entries go first. As CoreDNS, only NOERROR replies are reordered,
 and never zone transfers.
+
+The variants of a leased answer (``kdns.replay``) carry its lease and the variants that follow
+them, so the UDP listener keeps the whole turn and replays the next variant to each query.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kdns import plugin, wire
+from kdns import plugin, replay, wire
 from kdns.plugins.loadbalance import plan as plan_
 from kdns.request import Request
 
@@ -21,12 +24,16 @@ MEMO_SIZE = 4096
 #: Bytes of variants the memo may hold at most (each entry counts as if all were built).
 MEMO_BYTES = 16 << 20
 
+#: Answers with at most this many variants replay in turn (``kdns.replay``); larger ones are
+#: balanced per query by the chain.
+MAX_ROTATION = 16
+
 _TRANSFERS = (251, 252)  # IXFR, AXFR
 
 
 class LoadBalance:
     name = "loadbalance"
-    replay_safe = True
+    lease = replay.PURE
 
     def __init__(
         self,
@@ -66,6 +73,8 @@ class LoadBalance:
         else:
             plan = plan_.build(answer, question=req.key, prefer=self.prefer)
             self._remember(answer, plan)
+            if plan is not None and answer.lease is not None and plan.count <= MAX_ROTATION:
+                plan.lease_all(answer.lease)
         if plan is None:
             return answer
         self._tick += 1

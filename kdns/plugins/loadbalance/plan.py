@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 import dnslib
 
-from kdns import wire
+from kdns import replay, wire
 from kdns.pkg import response
 
 #: At most this many variants per answer; rotations are spread over large groups.
@@ -131,6 +131,14 @@ class Plan:
         if found is None:
             found = self._variants[i] = self._render(self.order(i))
         return found
+
+    def lease_all(self, lease: replay.Lease) -> None:
+        """Render every variant under ``lease``, each knowing the ones that follow it, so
+        that a kept reply rotates (``kdns.replay``) as this plan does."""
+        variants = [self.variant(i) for i in range(self.count)]
+        for i, found in enumerate(variants):
+            found.lease = lease
+            found.rotation = (*variants[i + 1 :], *variants[: i + 1])
 
 
 def _rotate(group: list[int], n: int, count: int) -> list[int]:

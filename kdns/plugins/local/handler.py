@@ -13,7 +13,7 @@ import logging
 import socket
 import struct
 
-from kdns import metrics, plugin, wire
+from kdns import metrics, plugin, replay, wire
 from kdns.request import Request
 
 log = logging.getLogger("kdns.plugin.local")
@@ -61,6 +61,7 @@ def _answer(
         counts=(len(answer), len(authority), 0),
         ends=tuple(ends),
         flags=wire.QR << 8,
+        lease=replay.PURE,
     )
 
 
@@ -88,7 +89,7 @@ def _apex_answers(owner: bytes) -> dict[int, wire.Answer]:
 
 class Local:
     name = "local"
-    replay_safe = True
+    lease = replay.PURE
 
     def __init__(self, next: plugin.Handler, *, localhost_prefix: bool = True) -> None:
         self.next = next

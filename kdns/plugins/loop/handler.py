@@ -19,7 +19,7 @@ import logging
 import secrets
 from collections.abc import Callable
 
-from kdns import plugin, wire
+from kdns import plugin, replay, wire
 from kdns.pkg.upstream import errors, message
 from kdns.request import Request
 
@@ -50,11 +50,25 @@ class Loop:
         self._on_loop = on_loop
         #: How often the probe came through since the last reset.
         self.seen = 0
-        #: Set once probing is over: from then on this plugin only passes queries on.
-        self.disabled = False
+        #: What its pass-on decisions depend on (``kdns.replay``): ended while the probe is
+        #: out, since this plugin must count every probe; alive once probing is over.
+        self.lease = replay.ENDED
         #: The address the probe was sent to, as CoreDNS prints it (``:53`` for every address).
         self.address = ""
         self.detected = False
+
+    @property
+    def disabled(self) -> bool:
+        """Set once probing is over: from then on this plugin only passes queries on."""
+        return self.lease.alive
+
+    @disabled.setter
+    def disabled(self, value: bool) -> None:
+        if value and not self.lease.alive:
+            self.lease = replay.Lease()
+        elif not value and self.lease.alive:
+            self.lease.end()
+            self.lease = replay.ENDED
 
     def wrap(self, next: plugin.Handler) -> Loop:
         self.next = next

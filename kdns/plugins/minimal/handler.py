@@ -9,7 +9,7 @@ the answer, so its id cannot be reused while the entry lives), so a static answe
 
 from __future__ import annotations
 
-from kdns import plugin, wire
+from kdns import plugin, replay, wire
 from kdns.pkg import response
 from kdns.request import Request
 
@@ -19,7 +19,7 @@ MEMO_SIZE = 4096
 
 class Minimal:
     name = "minimal"
-    replay_safe = True
+    lease = replay.PURE
 
     def __init__(self, next: plugin.Handler, *, memo_size: int = MEMO_SIZE) -> None:
         self.next = next
@@ -58,5 +58,5 @@ def _answer_only(answer: wire.Answer) -> wire.Answer:
         flags=answer.flags,
         error=answer.error,
         plugin=answer.plugin,
-        static=answer.static,
+        lease=answer.lease,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 
-from kdns import plugin, wire
+from kdns import plugin, replay, wire
 from kdns.request import Request
 
 
@@ -22,7 +22,7 @@ def nsid_option(data: str) -> bytes:
 class Nsid:
     name = "nsid"
     #: The reply depends only on the query bytes and the configured data.
-    replay_safe = True
+    lease = replay.PURE
 
     def __init__(self, next: plugin.Handler, *, data: str) -> None:
         self.next = next

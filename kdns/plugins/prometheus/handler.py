@@ -62,6 +62,14 @@ TALLIES: dict[tuple[str, str, str, str, str, bool, str | None, str], _Tally] = {
 REPLAYED: dict[tuple[str, str, str, str, str, bool, str | None, str], _Tally] = {}
 
 
+#: Replies sent by UDP reader threads from kept replies, per server (kdns's own family).
+REPLAYS = metrics.family(
+    "kdns_replayed_replies_total",
+    "Counter of replies replayed from the UDP replay tables, without running the chain.",
+    ("server",),
+)
+
+
 def _fold() -> None:
     """Rebuild the CoreDNS families from the tallies (runs before each scrape)."""
     families = (
@@ -72,9 +80,11 @@ def _fold() -> None:
         metrics.REQUEST_SIZE,
         metrics.RESPONSE_SIZE,
     )
-    for family in families:
+    for family in (*families, REPLAYS):
         family.values.clear()
         family.histograms.clear()
+    for (server, *_labels), t in list(REPLAYED.items()):
+        REPLAYS.inc((server,), t.count)
     tallies = [*TALLIES.items(), *REPLAYED.items()]
     for (server, zone, proto, fam, qtype, do, rcode, plugin_name), t in tallies:
         metrics.REQUESTS.inc((server, zone, "", proto, fam, qtype), t.count)
@@ -104,7 +114,7 @@ class Metrics:
     increments per query; label sets are assembled only when /metrics is scraped."""
 
     name = "prometheus"
-    replay_safe = True
+    lease = replay.PURE
 
     def __init__(self, next: plugin.Handler) -> None:
         self.next = next

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 import dnslib
 
-from kdns import render, wire
+from kdns import render, replay, wire
 from kdns.pkg import fall as fall_
 from kdns.plugins.records import lookup, zonedata
 
@@ -249,7 +249,7 @@ def render_template(qname: bytes, qtype: int, result: lookup.Result, shared: byt
         counts=(counts[0], counts[1], counts[2]),
         ends=tuple(ends),
         flags=_flags(result),
-        static=True,
+        lease=replay.PURE,
     )
 
 
@@ -263,7 +263,7 @@ def _wire_name(labels: tuple[bytes, ...]) -> bytes:
 
 def render_result(qname: bytes, qtype: int, result: lookup.Result) -> wire.Answer:
     """``result`` as an ``Answer`` to ``qname`` (lower-case wire) and ``qtype``, class IN."""
-    return render.answer(
+    answer = render.answer(
         qname,
         qtype,
         rcode=result.rcode,
@@ -271,5 +271,7 @@ def render_result(qname: bytes, qtype: int, result: lookup.Result) -> wire.Answe
         authority=result.authority,
         additional=result.additional,
         authoritative=result.authoritative,
-        static=True,
     )
+    # Built from the table alone, which the records link's own lease covers.
+    answer.lease = replay.PURE
+    return answer

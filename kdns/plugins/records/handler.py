@@ -14,17 +14,19 @@ from kdns.request import Request
 
 class Records:
     name = "records"
-    replay_safe = True
 
     def __init__(self, next: plugin.Handler, table: answers.Table) -> None:
         self.next = next
+        #: What answers and pass-on decisions depend on: the table; ended when it is replaced.
+        self.lease = replay.Lease()
         self.install(table)
 
     def install(self, table: answers.Table) -> None:
-        """Serve ``table`` from the next query on."""
+        """Serve ``table`` from the next query on; replies built from the old one end."""
         self._hits = table.hits
         self.table = table
-        replay.invalidate()
+        self.lease.end()
+        self.lease = replay.Lease()
 
     def serve(self, req: Request) -> plugin.Result:
         answer = self._hits.get(req.key)

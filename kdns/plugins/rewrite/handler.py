@@ -20,7 +20,7 @@ from typing import Protocol
 
 import dnslib
 
-from kdns import plugin, wire
+from kdns import plugin, replay, wire
 from kdns.pkg import edns
 from kdns.plugins.rewrite import cname, response
 from kdns.plugins.rewrite.state import State
@@ -45,8 +45,9 @@ Quick = tuple[int, int, bytes] | None
 
 class Rewrite:
     name = "rewrite"
-    # No ``replay_safe``: see the plugin README (replies of rewritten queries are as static as
-    # the rewritten name's, but the replay design is being reworked).
+    #: The rules are fixed configuration, so what rewrite passes on depends on the query alone;
+    #: a rewritten reply carries the lease of the answer it was made from (none after a lookup).
+    lease = replay.PURE
 
     def __init__(self, next: plugin.Handler, rules: list[Rule], quick: tuple[Quick, ...]) -> None:
         self.next = next
@@ -115,10 +116,10 @@ class Rewrite:
         try:
             msg = response.parse(sub.data[wire.HEADER_LEN : sub.question_end], answer)
             response.apply_records(msg, rules)
-            result = response.rerender(answer, msg, req.key, new_rcode, static=answer.static)
+            result = response.rerender(answer, msg, req.key, new_rcode, lease=answer.lease)
         except (dnslib.DNSError, ValueError, IndexError, struct.error) as err:
             return wire.Answer.failure(wire.SERVFAIL, f"plugin/rewrite: unreadable reply: {err}")
-        if answer.static:
+        if answer.lease is not None:
             self._keep(memo_key, answer, result)
         return result
 

@@ -14,7 +14,7 @@ import struct
 
 import dnslib
 
-from kdns import wire
+from kdns import replay, wire
 from kdns.plugins.rewrite.state import NameRewrite, Response
 
 TYPE_TSIG = 250
@@ -77,11 +77,11 @@ def rerender(
     question: bytes,
     new_rcode: int,
     *,
-    static: bool = False,
+    lease: replay.Lease | None = None,
 ) -> wire.Answer:
     """``msg``'s records as the body of a reply after ``question`` (wire, name lower-cased).
 
-    ``static`` says the reply is as static as ``answer`` (no lookup went into it).
+    ``lease`` is what the reply was built from: ``answer``'s, or None when a lookup went into it.
 
     The question's name is entered in the compression table, so owner names equal to it or
     below it point into the question and echo the client's letter case.
@@ -104,7 +104,7 @@ def rerender(
         flags=answer.flags,
         error=answer.error,
         plugin=answer.plugin,
-        static=static,
+        lease=lease,
     )
 
 
@@ -128,5 +128,5 @@ def with_rcode(answer: wire.Answer, new_rcode: int) -> wire.Answer:
         flags=answer.flags if answer.body is not None else wire.QR << 8,
         error=answer.error,
         plugin=answer.plugin,
-        static=answer.static,
+        lease=answer.lease,
     )

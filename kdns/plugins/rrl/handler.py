@@ -54,6 +54,8 @@ def _interval(rate: float) -> int:
 
 class RRL:
     name = "rrl"
+    #: Every reply is counted against its client, so no route with rrl answers from kept replies.
+    lease = None
 
     def __init__(self, next: plugin.Handler, *, options: Options) -> None:
         self.next = next

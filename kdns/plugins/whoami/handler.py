@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 import struct
 
-from kdns import plugin, wire
+from kdns import plugin, replay, wire
 from kdns.request import Request
 
 _A = 1
@@ -51,7 +51,7 @@ _SRV_HEADS = {
 
 class Whoami:
     name = "whoami"
-    replay_safe = True
+    lease = replay.PURE
 
     def __init__(self, next: plugin.Handler) -> None:
         self.next = next

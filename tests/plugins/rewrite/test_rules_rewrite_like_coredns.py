@@ -12,7 +12,7 @@ import dns.rcode
 import dnslib
 import pytest
 
-from kdns import plugin, wire
+from kdns import plugin, replay, wire
 from kdns.plugins.rewrite import cname
 from kdns.plugins.rewrite import handler as rewrite_handler
 from kdns.plugins.rewrite.handler import Rewrite
@@ -268,7 +268,7 @@ def test_rewritten_replies_kept_are_bounded_in_count_and_bytes() -> None:
         assert len(h._memo) <= rewrite_handler.MEMO_SIZE
     assert h._memo, "static replies are kept"
     big = fakes.answer("a.svc.test.", "TXT", [f'a.svc.test. 5 IN TXT "{"x" * 250}"'] * 200)
-    big.static = True
+    big.lease = replay.PURE
     h.next = Fixed(big)
     for i in range(200):
         served(h, fakes.request(f"b{i}.corp.test.", "TXT", proto="tcp"))
@@ -288,4 +288,4 @@ def test_replies_of_dynamic_answers_are_not_kept() -> None:
 
 
 STATIC = fakes.answer("a.svc.test.", "A", ["a.svc.test. 5 IN A 192.0.2.1"])
-STATIC.static = True
+STATIC.lease = replay.PURE
