@@ -239,6 +239,7 @@ class Query:
         "qclass",
         "qtype",
         "question_end",
+        "reply_options",
         "udp_size",
     )
 
@@ -276,6 +277,8 @@ class Query:
         self.key = data[HEADER_LEN:name_end].lower() + data[name_end:question_end]
         self.edns = False
         self.do = False
+        #: EDNS options (wire form) a plugin adds to the reply's OPT, e.g. ``nsid``.
+        self.reply_options = b""
         self.udp_size = MIN_UDP_SIZE
         if arcount and question_end < size:
             if (
@@ -344,7 +347,11 @@ class Query:
         """The OPT record to append to a reply (empty when the query had none)."""
         if not self.edns:
             return b""
-        return OPT_DO if self.do else OPT_PLAIN
+        base = OPT_DO if self.do else OPT_PLAIN
+        options = self.reply_options
+        if options:
+            return base[:-2] + _U16.pack(len(options)) + options
+        return base
 
     def reply_error(self, rcode: int) -> bytes:
         """A reply with ``rcode``, echoing the question and EDNS."""
@@ -434,8 +441,7 @@ NO_NEXT = "no next plugin found"
 
 def reply_size(query: Query, answer: Answer, limit: int) -> int:
     """The length ``finalize`` would give, without building the reply."""
-    opt = 11 if query.edns else 0
-    fixed = query.question_end + opt
+    fixed = query.question_end + len(query.opt)
     if answer.body is None:
         return fixed
     size = fixed + len(answer.body)
@@ -458,15 +464,15 @@ def finalize(query: Query, answer: Answer, limit: int) -> bytes:
         return query.reply_error(answer.rcode)
     edns = query.edns
     question_end = query.question_end
-    size = question_end + len(body) + (11 if edns else 0)
+    opt = query.opt
+    size = question_end + len(body) + len(opt)
     if size <= limit:
         head = answer.head(((data[2] & RD) << 8) | (data[3] & CD), edns)
         if edns:
-            return data[0:2] + head + data[HEADER_LEN:question_end] + body + query.opt
+            return data[0:2] + head + data[HEADER_LEN:question_end] + body + opt
         return data[0:2] + head + data[HEADER_LEN:question_end] + body
     flags0 = (answer.flags >> 8) | (data[2] & RD)
     flags1 = ((answer.flags & 0xFF) | (data[3] & CD) | (answer.rcode & 0x0F)) & 0xFF
-    opt = query.opt
     question = data[HEADER_LEN:question_end]
     room = limit - HEADER_LEN - len(question) - len(opt)
     kept = 0
