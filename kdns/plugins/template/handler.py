@@ -267,7 +267,9 @@ def _answer_records(
         return [], bool(answer.flags & (wire.TC << 8))
     question = wire.text_to_name(target) + struct.pack("!HH", qtype, wire.CLASS_IN)
     header = _HEADER.pack(0, 0x8000, 1, answer.ancount, answer.nscount, answer.arcount)
-    message = dns.message.from_wire(header + question + answer.body, ignore_trailing=True)
+    message = dns.message.from_wire(
+        header + question + answer.body, ignore_trailing=True, one_rr_per_rrset=True
+    )
     return list(message.answer), bool(answer.flags & (wire.TC << 8))
 
 
