@@ -482,13 +482,16 @@ class Template:
                 raise
             except (TypeError, ValueError, KeyError, IndexError) as err:
                 raise ExecError(f"error calling {head.name}: {err}") from None
-        if isinstance(head, _Field) and (args or extra):
-            method = self._value(head, data)
-            if not callable(method):
-                raise ExecError(f"{'.'.join(('', *head.chain))} is not a method but has arguments")
+        if isinstance(head, _Field):
+            value = self._value(head, data)
+            if not callable(value):
+                if args or extra:
+                    name = ".".join(("", *head.chain))
+                    raise ExecError(f"{name} is not a method but has arguments")
+                return value
             values = [self._value(a, data) for a in args] + list(extra)
             try:
-                return method(*values)
+                return value(*values)
             except TypeError as err:
                 raise ExecError(f"wrong number of args: {err}") from None
         if args or extra:
