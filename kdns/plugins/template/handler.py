@@ -136,6 +136,8 @@ class TemplateHandler:
         self._static = template.pure
         self._class_text = _class_text(template.qclass)
         self._type_text = dns.rdatatype.to_text(template.qtype)
+        #: Records of templates without actions, parsed once (setup has checked they parse).
+        self._fixed = {t: records.parse(t.source) for t in template.all_templates if t.is_static}
 
     def serve(self, req: Request) -> plugin.Result:
         tmpl = self.template
@@ -165,6 +167,10 @@ class TemplateHandler:
         for section in SECTIONS:
             rendered = []
             for text in getattr(tmpl, section):
+                fixed = self._fixed.get(text)
+                if fixed is not None:
+                    rendered.append(fixed)
+                    continue
                 try:
                     out = text.render(data)
                 except gotemplate.ExecError as err:
