@@ -22,7 +22,7 @@ from tests.server import helpers
 COREFILE = """\
 .:{port} {
     prometheus 127.0.0.1:METRICS
-    template IN AAAA nodata.test {
+    template IN AAAA . {
       rcode NOERROR
     }
     template IN A example.test {
@@ -88,12 +88,12 @@ def owners(section: list) -> list[str]:
 
 
 def test_rcode_noerror_alone_is_nodata_for_every_aaaa(server: kdnsproc.Server) -> None:
-    for name in ("nodata.test.", "a.b.nodata.test."):
+    for name in ("nodata.test.", "a.b.nodata.test.", "ip-10-1-2-3.example.test.", "."):
         reply = server.query(name, "AAAA")
         assert reply.rcode() == dns.rcode.NOERROR
         assert (reply.answer, reply.authority) == ([], [])
         assert reply.flags & dns.flags.AA
-    # Other types under the zone are not this template's: whoami answers them.
+    # Other types are not this template's: whoami answers them.
     assert server.query("nodata.test.", "A").additional
 
 
@@ -226,3 +226,17 @@ def test_rcode_servfail_answers_bare_servfail(server: kdnsproc.Server) -> None:
 def test_template_data_match_type_and_zone(server: kdnsproc.Server) -> None:
     reply = server.query("Some.TXT.test.", "TXT")
     assert texts(reply.answer) == ['"some.txt.test." "TXT" "txt.test."']
+
+
+def test_a_reply_built_from_remote_is_never_replayed_to_another_client(
+    server: kdnsproc.Server,
+) -> None:
+    query = helpers.make_query("same.remote.test.", "A", qid=4242).to_wire()
+    seen = []
+    for source in ("127.0.0.1", "127.0.0.1", "127.0.0.2", "127.0.0.3"):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind((source, 0))
+            sock.settimeout(2)
+            sock.sendto(query, ("127.0.0.1", server.port))
+            seen.append(texts(dns.message.from_wire(sock.recv(65535)).answer))
+    assert seen == [["127.0.0.1"], ["127.0.0.1"], ["127.0.0.2"], ["127.0.0.3"]]
