@@ -201,7 +201,7 @@ class TemplateHandler:
         *,
         static: bool,
     ) -> wire.Answer:
-        writer = records.BodyWriter(req.data, req.question_end, req.name_end)
+        writer = records.BodyWriter(req.data, req.question_end)
         counts = []
         for i, section in enumerate(sections):
             before = len(writer.ends)

@@ -90,19 +90,23 @@ class BodyWriter:
     offset just past each record.
     """
 
-    def __init__(self, message: bytes, question_end: int, name_end: int) -> None:
+    def __init__(self, message: bytes, question_end: int) -> None:
         self._buf = io.BytesIO()
         self._buf.write(message[:question_end])
         self._start = question_end
         self._compress: dict[dns.name.Name, int] = {}
+        labels = dns.name.from_wire(message, 12)[0].labels
         offset = 12
-        while offset < name_end - 1:
-            suffix, _ = dns.name.from_wire(message, offset)
-            self._compress[suffix] = offset
-            offset += message[offset] + 1
+        for i in range(len(labels) - 1):
+            self._compress[dns.name.Name(labels[i:])] = offset
+            offset += len(labels[i]) + 1
         self.ends: list[int] = []
 
     def add(self, rrset: dns.rrset.RRset) -> None:
+        if len(rrset) == 1:
+            rrset.to_wire(self._buf, self._compress)  # type: ignore[arg-type]
+            self.ends.append(self._buf.tell() - self._start)
+            return
         for rdata in rrset:
             one = dns.rrset.from_rdata(rrset.name, rrset.ttl, rdata)
             one.to_wire(self._buf, self._compress)  # type: ignore[arg-type]
