@@ -9,15 +9,21 @@ with sample data, starts with an owner, TTL/class and a known type.
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dns.rdatatype
+import re2
 
 from kdns import wire
 from kdns.pkg import fall, gotemplate
 from kdns.plugins.template import records
-from kdns.plugins.template.handler import FIELDS, FUNCTIONS, Template, TemplateHandler
+from kdns.plugins.template.handler import (
+    FIELDS,
+    FUNCTIONS,
+    Template,
+    TemplateHandler,
+    compile_regex,
+)
 
 if TYPE_CHECKING:
     from kdns import config, corefile, plugin
@@ -28,22 +34,6 @@ CLASSES = {"IN": 1, "CS": 2, "CH": 3, "HS": 4, "NONE": 254, "ANY": 255}
 RCODES = {name: code for code, name in wire.RCODE_NAMES.items() if code <= 15}
 #: CoreDNS's limit on one regex.
 MAX_REGEX = 10000
-_POSIX_CLASSES = {
-    "alnum": "0-9A-Za-z",
-    "alpha": "A-Za-z",
-    "ascii": "\\x00-\\x7f",
-    "blank": "\\t ",
-    "cntrl": "\\x00-\\x1f\\x7f",
-    "digit": "0-9",
-    "graph": "!-~",
-    "lower": "a-z",
-    "print": " -~",
-    "punct": "!-/:-@\\[-`{-~",
-    "space": "\\t\\n\\v\\f\\r ",
-    "upper": "A-Z",
-    "word": "0-9A-Za-z_",
-    "xdigit": "0-9A-Fa-f",
-}
 
 
 def setup(d: corefile.Directive, c: config.Controller) -> None:
@@ -71,7 +61,7 @@ def parse(d: corefile.Directive, block_zones: tuple[str, ...]) -> Template:
             zones.extend(fall.normalize(arg))
         except ValueError:
             continue  # CoreDNS drops a zone it cannot normalise
-    regexes: list[re.Pattern[str]] = []
+    regexes: list[Any] = []
     texts: dict[str, list[tuple[corefile.Directive, str]]] = {s: [] for s in records_sections()}
     rcode = wire.NOERROR
     ederror: tuple[int, str] | None = None
@@ -103,7 +93,7 @@ def parse(d: corefile.Directive, block_zones: tuple[str, ...]) -> Template:
         else:
             raise sub.unknown_property()
     if not regexes:
-        regexes.append(re.compile(".*"))
+        regexes.append(compile_regex(".*"))
     sample = _sample(zones, regexes, d.args[0], d.args[1])
     compiled = {
         section: tuple(_compile(sub, text, sample) for sub, text in entries)
@@ -136,24 +126,15 @@ def _rrtype(text: str) -> int | None:
     return int(value) if dns.rdatatype.to_text(value) == text else None
 
 
-def _regex(d: corefile.Directive, pattern: str) -> re.Pattern[str]:
-    """Compile a Go (RE2) regex with Python's ``re``; the spellings that differ are translated."""
+def _regex(d: corefile.Directive, pattern: str) -> Any:
+    """Compile ``pattern`` with RE2, the engine (and syntax) of Go's regexp."""
     if len(pattern) > MAX_REGEX:
         raise d.error(f"regex too long: {len(pattern)} > {MAX_REGEX} characters")
-    text = re.sub(r"\(\?<(?![=!])", "(?P<", pattern)
-    text = re.sub(r"(?<!\\)((?:\\\\)*)\\z", r"\1\\Z", text)
-
-    def posix(m: re.Match[str]) -> str:
-        found = _POSIX_CLASSES.get(m.group(1))
-        if found is None:
-            raise d.error(f"could not parse regex: {pattern}, invalid character class range")
-        return found
-
-    text = re.sub(r"\[:(\w+):\]", posix, text)
     try:
-        return re.compile(text)
-    except re.error as err:
-        raise d.error(f"could not parse regex: {pattern}, {err}") from None
+        return compile_regex(pattern)
+    except re2.error as err:
+        reason = err.args[0].decode() if err.args and isinstance(err.args[0], bytes) else err
+        raise d.error(f"could not parse regex: {pattern}, {reason}") from None
 
 
 def _ederror(d: corefile.Directive) -> tuple[int, str]:
@@ -171,9 +152,7 @@ def _ederror(d: corefile.Directive) -> tuple[int, str]:
     return code, reason
 
 
-def _sample(
-    zones: list[str], regexes: list[re.Pattern[str]], qclass: str, qtype: str
-) -> gotemplate.Struct:
+def _sample(zones: list[str], regexes: list[Any], qclass: str, qtype: str) -> gotemplate.Struct:
     """Data shaped like a query's, to try record templates on at start-up."""
     groups = max(r.groups for r in regexes)
     group: dict[str, str] = {str(i): "1" for i in range(groups + 1)}

@@ -63,6 +63,11 @@ COREFILE = """\
     template IN A sf.test {
       rcode SERVFAIL
     }
+    template IN A redos.test {
+      match "^(a+)+$"
+      answer "{{ .Name }} 60 IN A 192.0.2.1"
+      fallthrough
+    }
     template IN TXT txt.test {
       answer "{{ .Name }} 60 IN TXT \\"{{ index .Match 0 }}\\" \\"{{ .Type }}\\" \\"{{ .Zone }}\\""
     }
@@ -240,3 +245,13 @@ def test_a_reply_built_from_remote_is_never_replayed_to_another_client(
             sock.sendto(query, ("127.0.0.1", server.port))
             seen.append(texts(dns.message.from_wire(sock.recv(65535)).answer))
     assert seen == [["127.0.0.1"], ["127.0.0.1"], ["127.0.0.2"], ["127.0.0.3"]]
+
+
+def test_a_regex_that_backtracks_exponentially_elsewhere_is_linear_here(
+    server: kdnsproc.Server,
+) -> None:
+    # Under a backtracking engine, 60 "a"s against ^(a+)+$ with a trailing mismatch take 2^60
+    # steps and the server would never answer; RE2 (Go's engine) answers at once.
+    name = "a" * 60 + "b.redos.test."
+    reply = server.query(name, "A", timeout=5)
+    assert reply.answer == [] and owners(reply.additional)[0] == f"{name} A"

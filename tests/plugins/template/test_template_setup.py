@@ -64,7 +64,7 @@ def test_every_option() -> None:
     assert t.fall == fall.Fall(("a.example.org.",))
 
 
-def test_go_regex_spellings_are_translated() -> None:
+def test_regexes_are_go_regexes() -> None:
     t = parse(r'      match "^(?<a>[[:digit:]]+)[.]example[.]org[.]\z"')
     found = t.regexes[0].search("42.example.org.")
     assert found is not None and found.group("a") == "42"
@@ -80,7 +80,9 @@ def test_go_regex_spellings_are_translated() -> None:
         ("      rcode BADVERS", "IN A", "unknown rcode BADVERS"),
         ("      rcode", "IN A", "Wrong argument count"),
         ("      match", "IN A", "Wrong argument count"),
-        ('      match "(unclosed"', "IN A", "could not parse regex: (unclosed"),
+        ('      match "(unclosed"', "IN A", "could not parse regex: (unclosed, missing )"),
+        ('      match "(?<=a)b"', "IN A", "could not parse regex: (?<=a)b, invalid perl operator"),
+        (r'      match "(a)\1"', "IN A", r"could not parse regex: (a)\1, invalid escape"),
         ("      answer", "IN A", "Wrong argument count"),
         ("      ederror", "IN A", "Wrong argument count"),
         ("      ederror x", "IN A", "error parsing extended DNS error code x"),
