@@ -1,6 +1,6 @@
 """The ``kdns`` command: CoreDNS's flags (Go style, single dash), load the Corefile, serve.
 
-Flags: ``-conf PATH``, ``-dns.port N``, ``-plugins``, ``-version``, ``-quiet``;
+Flags: ``-conf PATH``, ``-dns.port N``, ``-plugins``, ``-version``, ``-quiet``, ``-validate``;
 ``-flag=value`` and ``--flag`` work as with Go's flag package. An unknown flag
 prints the usage on stderr and exits 2.
 """
@@ -35,6 +35,8 @@ Usage of kdns:
     \tList installed plugins
   -quiet
     \tQuiet mode (no initialization output)
+  -validate
+    \tCheck the Corefile without serving: print every problem, exit 1 if any
   -version
     \tShow version
 """
@@ -51,10 +53,11 @@ class Options:
     plugins: bool = False
     version: bool = False
     quiet: bool = False
+    validate: bool = False
     help: bool = False
 
 
-_BOOL = {"plugins", "version", "quiet", "h", "help"}
+_BOOL = {"plugins", "version", "quiet", "validate", "h", "help"}
 _VALUE = {"conf", "dns.port"}
 
 
@@ -120,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         from kdns import migrate
 
         return migrate.main(args[1:])
+    if args[:1] == ["explain"]:
+        from kdns.explain import command
+
+        return command.main(args[1:])
     try:
         opts = parse_args(args)
     except UsageError as err:
@@ -142,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logs.setup()
     path, port = choose_corefile(opts)
+    if opts.validate:
+        return _validate(path, port)
     try:
         loaded = load(path, port)
     except FileNotFoundError as err:
@@ -151,6 +160,18 @@ def main(argv: list[str] | None = None) -> int:
         print(err, file=sys.stderr)
         return 1
     return run(path, port, loaded, quiet=opts.quiet)
+
+
+def _validate(path: Path, port: int) -> int:
+    from kdns import validate
+
+    found = validate.problems(path, port)
+    for line in found:
+        print(line, file=sys.stderr)
+    if found:
+        return 1
+    print(f"{path}: OK")
+    return 0
 
 
 def run(path: Path, port: int, loaded: config.Loaded, *, quiet: bool = False) -> int:

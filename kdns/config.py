@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from kdns import corefile, plugin, plugins
-from kdns.errors import CorefileError
+from kdns.errors import ConfigError, CorefileError
 
 Hook = Callable[[], Awaitable[None]]
 T = TypeVar("T")
@@ -107,8 +107,18 @@ class Loaded:
     hooks: Hooks
 
 
-def load(blocks: list[corefile.ServerBlock], *, default_port: int = DEFAULT_PORT) -> Loaded:
-    """Run every directive's setup and build each server block's chain."""
+def load(
+    blocks: list[corefile.ServerBlock],
+    *,
+    default_port: int = DEFAULT_PORT,
+    problems: list[ConfigError] | None = None,
+) -> Loaded:
+    """Run every directive's setup and build each server block's chain.
+
+    With ``problems``, a failing directive is recorded there and loading goes on with the next
+    one, so that every problem of a Corefile is found in one pass (``kdns -validate``); the
+    result is then only fit for reporting. Without it, the first problem is raised.
+    """
     hooks = Hooks()
     servers = []
     for block in blocks:
@@ -116,12 +126,63 @@ def load(blocks: list[corefile.ServerBlock], *, default_port: int = DEFAULT_PORT
         for key in block.keys:
             groups.setdefault((key.scheme, key.port or default_port), []).append(key.zone)
         for (scheme, port), zones in groups.items():
-            servers.append(_setup_block(block, scheme, port, zones, hooks))
+            servers.append(_setup_block(block, scheme, port, zones, hooks, problems))
+    try:
+        check_listeners(servers)
+    except ConfigError as err:
+        if problems is None:
+            raise
+        problems.append(err)
     return Loaded(servers=servers, hooks=hooks)
 
 
+def check_listeners(servers: list[ServerConfig]) -> None:
+    """Refuse two blocks that would both answer one zone on one address, as CoreDNS does.
+
+    The same zone and port may appear in several blocks that ``bind`` different addresses
+    (AKS LocalDNS does): each address is served by its own block. The same address twice, or a
+    block without ``bind`` (every address) beside a bound one, is an error naming both.
+    """
+    seen: dict[tuple[str, str, int], list[tuple[str, ServerConfig]]] = {}
+    for server in servers:
+        for zone in server.zones:
+            key = (server.scheme, zone, server.port)
+            for host in server.listen or [""]:
+                for other_host, other in seen.get(key, []):
+                    if other_host != host and other_host and host:
+                        continue
+                    this = _served_at(server, zone, host)
+                    if other_host == host:
+                        reason = f"zone already defined at {other.block.file}:{other.block.line}"
+                    else:
+                        reason = (
+                            f"zone overlap listener capacity with "
+                            f"{_served_at(other, zone, other_host)} "
+                            f"({other.block.file}:{other.block.line})"
+                        )
+                    raise CorefileError(
+                        f"cannot serve {this} - {reason}",
+                        file=server.block.file,
+                        line=server.block.line,
+                    )
+                seen.setdefault(key, []).append((host, server))
+
+
+def _served_at(server: ServerConfig, zone: str, host: str) -> str:
+    """``dns://ZONE[:PORT][ on ADDRESS]``, the port as the block's key wrote it."""
+    written = next((k for k in server.block.keys if k.zone == zone), None)
+    port = "" if written is not None and written.port is None else f":{server.port}"
+    where = f" on {host}" if host else ""
+    return f"{server.scheme}://{zone}{port}{where}"
+
+
 def _setup_block(
-    block: corefile.ServerBlock, scheme: str, port: int, zones: list[str], hooks: Hooks
+    block: corefile.ServerBlock,
+    scheme: str,
+    port: int,
+    zones: list[str],
+    hooks: Hooks,
+    problems: list[ConfigError] | None = None,
 ) -> ServerConfig:
     """Set up one server block for its keys on one port (CoreDNS: one config per key)."""
     config = ServerConfig(
@@ -140,14 +201,23 @@ def _setup_block(
                 if directive.name in plugins.COREDNS_ONLY
                 else ""
             )
-            raise CorefileError(
+            unknown = CorefileError(
                 f"Unknown directive '{directive.name}'{why}",
                 file=directive.file,
                 line=directive.line,
             )
+            if problems is None:
+                raise unknown
+            problems.append(unknown)
+            continue
         ordered.append((plugins.rank(directive.name), directive, setup))
     ordered.sort(key=lambda item: item[0])
     for _, directive, setup in ordered:
-        setup(directive, Controller(directive, config, hooks))
+        try:
+            setup(directive, Controller(directive, config, hooks))
+        except ConfigError as err:
+            if problems is None:
+                raise
+            problems.append(err)
     config.handler = plugin.build_chain(config.factories)
     return config

@@ -303,6 +303,9 @@ class _Parser:
         raise _error(brace, _never_closed())
 
     def _server_block(self, key_tokens: list[_Token]) -> ServerBlock:
+        # Only a zone given twice in one block is an error here; across blocks it depends on
+        # their `bind` addresses, which ``config.load`` checks once set-up has resolved them.
+        self._served = {}
         keys = tuple(self._register(token) for token in key_tokens)
         brace = self._peek()
         if brace is not None and brace.is_symbol("{"):

@@ -96,6 +96,7 @@ def subrequest(req: Request, name: str, qtype: int) -> Request:
     data += struct.pack("!HH", qtype, wire.CLASS_IN)
     sub = _Request(data, req.proto, req.remote)
     sub.udp_size = req.udp_size
+    sub.udp_cap = req.udp_cap
     sub.zone = req.zone
     sub.server = req.server
     sub.table = req.table

@@ -15,8 +15,25 @@ import dnslib
 from kdns import wire
 
 
+def question_label(qname: str | bytes) -> dnslib.DNSLabel:
+    """The question name, lower-cased, as dnslib labels holding its exact bytes.
+
+    ``qname`` is a wire name or a presentation name with RFC 1035 escapes (``wire.name_to_text``).
+    ``dnslib.DNSLabel(text)`` would split at every dot and keep escapes as typed, so a label
+    holding a dot or an odd byte would render longer than the client's and every compression
+    pointer into the question would land off a label.
+    """
+    wire_name = qname if isinstance(qname, bytes) else wire.text_to_name(qname)
+    labels = []
+    offset = 0
+    while length := wire_name[offset]:
+        labels.append(wire_name[offset + 1 : offset + 1 + length].lower())
+        offset += length + 1
+    return dnslib.DNSLabel(labels)
+
+
 def answer(
-    qname: str,
+    qname: str | bytes,
     qtype: int,
     *,
     qclass: int = wire.CLASS_IN,
@@ -30,10 +47,10 @@ def answer(
     plugin: str = "",
     static: bool = False,
 ) -> wire.Answer:
-    """Render a reply to ``qname``/``qtype`` holding the given sections."""
+    """Render a reply to ``qname`` (text or wire) / ``qtype`` holding the given sections."""
     buf = dnslib.DNSBuffer()
     buf.append(b"\x00" * wire.HEADER_LEN)
-    buf.encode_name(dnslib.DNSLabel(qname.lower()))
+    buf.encode_name(question_label(qname))
     buf.pack("!HH", qtype, qclass)
     start = buf.offset
     ends: list[int] = []

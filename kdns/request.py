@@ -17,7 +17,7 @@ TCP = "tcp"
 
 
 class Request(wire.Query):
-    __slots__ = ("proto", "remote", "server", "table", "zone")
+    __slots__ = ("proto", "remote", "server", "table", "udp_cap", "zone")
 
     def __init__(self, data: bytes, proto: str, remote: tuple[str, int]) -> None:
         super().__init__(data)
@@ -30,11 +30,23 @@ class Request(wire.Query):
         #: The listener's zone table (a ``server.zones.ZoneTable``), for lookups through the
         #: server's own chains (CoreDNS's upstream.Lookup). Set by the server.
         self.table: Any = None
+        #: The largest UDP reply, whatever the client advertises; ``bufsize`` sets it per block.
+        self.udp_cap = wire.MAX_UDP_REPLY
+
+    @property
+    def edns_size(self) -> int:
+        """CoreDNS's ``request.Size()``: the client's buffer (at least 512), 64 KiB over TCP."""
+        return self.udp_size if self.proto == UDP else wire.MAX_MESSAGE
 
     @property
     def size(self) -> int:
-        """The most bytes the reply may have: the client's UDP buffer, or 64 KiB over TCP."""
-        return self.udp_size if self.proto == UDP else wire.MAX_MESSAGE
+        """The most bytes the reply may have: the client's UDP buffer up to ``udp_cap``, or
+        64 KiB over TCP."""
+        if self.proto != UDP:
+            return wire.MAX_MESSAGE
+        size = self.udp_size
+        cap = self.udp_cap
+        return size if size < cap else cap
 
     @property
     def family(self) -> int:

@@ -1,7 +1,9 @@
 """DNS wire format on the hot path.
 
 A query is read no further than its header, its one question and its OPT record
-(``peek``); nothing else of the message is decoded. Answers are kept as
+(``peek``); nothing else of the message is decoded, but the records its counts announce
+must end exactly where the message does (trailing bytes are FORMERR, as in RFC 1035
+parsers), and it is at most ``MAX_QUERY`` bytes. Answers are kept as
 ``Answer`` values that already hold the wire bytes after the question, so that
 serving one means splicing the client's own ID, flags and question (which also
 echoes the client's letter case, because owner names compress to a pointer into
@@ -11,6 +13,7 @@ the question) in front of bytes that were rendered once.
 from __future__ import annotations
 
 import struct
+from typing import NoReturn
 
 from kdns.errors import KdnsError
 
@@ -19,6 +22,15 @@ MIN_UDP_SIZE = 512
 #: The EDNS buffer size kdns advertises (DNS flag day 2020).
 ADVERTISED_UDP_SIZE = 1232
 MAX_MESSAGE = 65535
+#: The largest UDP reply kdns sends whatever buffer the client advertises (DNS Flag Day 2020,
+#: BIND's ``max-udp-size``): a bigger answer is cut with TC and the client retries over TCP.
+#: ``bufsize`` sets it per server block.
+MAX_UDP_REPLY = 1232
+#: The largest query kdns reads. A question (at most 259 bytes after the header), an OPT with
+#: its options (cookies, client subnet, NSID, RFC 8467 padding to 128-byte blocks) and even a
+#: TSIG fit well within it; anything longer is FORMERR, so an accepted query, which may key a
+#: replayed reply, is never more than this many bytes.
+MAX_QUERY = 1232
 
 # Header flag bits, as they sit in bytes 2 and 3.
 QR = 0x80
@@ -56,6 +68,8 @@ RCODE_NAMES = {
 }
 
 TYPE_OPT = 41
+#: EDNS option code of the name server identifier (RFC 5001).
+OPTION_NSID = 3
 CLASS_IN = 1
 CLASS_CH = 3
 
@@ -236,6 +250,7 @@ class Query:
         "edns",
         "key",
         "name_end",
+        "nsid",
         "qclass",
         "qtype",
         "question_end",
@@ -253,7 +268,7 @@ class Query:
         qdcount, ancount, nscount, arcount = _COUNTS.unpack_from(data, 4)
         if (flags0 & OPCODE_MASK) >> 3 != OPCODE_QUERY:
             raise Reject(error_reply(data, NOTIMP), NOTIMP)
-        if qdcount != 1 or ancount > 1 or nscount > 1 or arcount > 2:
+        if qdcount != 1 or ancount > 1 or nscount > 1 or arcount > 2 or size > MAX_QUERY:
             raise Reject(error_reply(data, FORMERR), FORMERR)
         # read_name_end, inlined: this runs for every query.
         offset = HEADER_LEN
@@ -277,36 +292,63 @@ class Query:
         self.key = data[HEADER_LEN:name_end].lower() + data[name_end:question_end]
         self.edns = False
         self.do = False
+        self.nsid = False
         #: EDNS options (wire form) a plugin adds to the reply's OPT, e.g. ``nsid``.
         self.reply_options = b""
         self.udp_size = MIN_UDP_SIZE
-        if arcount and question_end < size:
-            if (
-                arcount == 1
-                and not ancount
-                and not nscount
-                and data[question_end : question_end + 3] == b"\x00\x00\x29"
-                and size >= question_end + 11
-            ):
-                # The usual shape: the OPT record alone right after the question.
-                payload, _ext, version, flags, rdlen = _OPT.unpack_from(data, question_end + 3)
-                if question_end + 11 + rdlen > size:
-                    raise Reject(error_reply(data, FORMERR, question_end=question_end), FORMERR)
-                self.edns = True
-                self.do = bool(flags & _OPT_DO)
-                self.udp_size = payload if payload > MIN_UDP_SIZE else MIN_UDP_SIZE
-                if version:
-                    self._bad_version()
-            else:
-                self._read_opt(ancount + nscount, arcount)
+        if question_end == size and not (ancount or nscount or arcount):
+            return
+        if (
+            arcount == 1
+            and not ancount
+            and not nscount
+            and data[question_end : question_end + 3] == b"\x00\x00\x29"
+            and size >= question_end + 11
+        ):
+            # The usual shape: the OPT record alone right after the question, ending the message.
+            payload, _ext, version, flags, rdlen = _OPT.unpack_from(data, question_end + 3)
+            if question_end + 11 + rdlen != size:
+                self._formerr()
+            self.edns = True
+            self.do = bool(flags & _OPT_DO)
+            self.udp_size = payload if payload > MIN_UDP_SIZE else MIN_UDP_SIZE
+            if rdlen:
+                self._read_options(question_end + 11, size)
+            if version:
+                self._bad_version()
+        else:
+            self._read_records(ancount + nscount, arcount)
+
+    def _formerr(self) -> NoReturn:
+        raise Reject(error_reply(self.data, FORMERR, question_end=self.question_end), FORMERR)
 
     def _bad_version(self) -> None:
         opt = opt_record(do=self.do, rcode_high=BADVERS >> 4)
         reply = error_reply(self.data, BADVERS, question_end=self.question_end, opt=opt)
         raise Reject(reply, BADVERS)
 
-    def _read_opt(self, skip: int, arcount: int) -> None:
+    def _read_options(self, offset: int, end: int) -> None:
+        """Walk the OPT's options (``offset``..``end``); each must fit, and NSID is noted."""
         data = self.data
+        while offset < end:
+            if offset + 4 > end:
+                self._formerr()
+            code, length = _U16x2.unpack_from(data, offset)
+            offset += 4 + length
+            if offset > end:
+                self._formerr()
+            if code == OPTION_NSID:
+                self.nsid = True
+
+    def _read_records(self, skip: int, arcount: int) -> None:
+        """Walk every record the counts announce: they must end exactly where the message does.
+
+        At most one OPT, owned by the root; records before it are skipped unread.
+        """
+        data = self.data
+        end = len(data)
+        opt_rdata: tuple[int, int] | None = None
+        version = 0
         try:
             offset = self.question_end
             if skip:
@@ -315,22 +357,27 @@ class Query:
                 start = offset
                 offset = skip_name(data, offset)
                 rtype, rclass = _U16x2.unpack_from(data, offset)
+                rdlen = _U16.unpack_from(data, offset + 8)[0]
                 if rtype == TYPE_OPT:
-                    if start != offset - 1:
-                        raise ValueError("OPT owner is not the root")
+                    if start != offset - 1 or opt_rdata is not None:
+                        raise ValueError("OPT owner is not the root, or a second OPT")
                     version = data[offset + 5]
                     flags = _U16.unpack_from(data, offset + 6)[0]
                     self.edns = True
                     self.do = bool(flags & _OPT_DO)
                     self.udp_size = max(MIN_UDP_SIZE, rclass)
-                    if version != 0:
-                        self._bad_version()
-                offset += 10 + _U16.unpack_from(data, offset + 8)[0]
-                if offset > len(data):
+                    opt_rdata = (offset + 10, offset + 10 + rdlen)
+                offset += 10 + rdlen
+                if offset > end:
                     raise ValueError("record runs past the message")
         except (ValueError, struct.error, IndexError):
-            reply = error_reply(data, FORMERR, question_end=self.question_end)
-            raise Reject(reply, FORMERR) from None
+            self._formerr()
+        if offset != end:
+            self._formerr()
+        if opt_rdata is not None and opt_rdata[1] > opt_rdata[0]:
+            self._read_options(*opt_rdata)
+        if version:
+            self._bad_version()
 
     @property
     def name(self) -> str:

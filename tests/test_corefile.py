@@ -717,24 +717,6 @@ ERRORS = [
         id="brace-glued-to-key",
     ),
     pytest.param(
-        "example.org {\n}\n\nEXAMPLE.org. {\n}\n",
-        4,
-        "cannot serve dns://example.org. - zone already defined at Corefile:1",
-        id="duplicate-zone",
-    ),
-    pytest.param(
-        "a.org:53 {\n}\nb.org dns://a.org.:53 {\n}\n",
-        3,
-        "cannot serve dns://a.org.:53 - zone already defined at Corefile:1",
-        id="duplicate-zone-with-port",
-    ),
-    pytest.param(
-        "10.0.0.0/15 {\n}\n10.1.0.0/16 {\n}\n",
-        3,
-        "cannot serve dns://1.10.in-addr.arpa. - zone already defined at Corefile:1",
-        id="duplicate-reverse-zone",
-    ),
-    pytest.param(
         ". . {\n}\n",
         1,
         "cannot serve dns://. - zone already defined at Corefile:1",

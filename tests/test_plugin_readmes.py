@@ -24,6 +24,8 @@ EXAMPLES = [
 ]
 REQUIRED = ["Name", "Description", "Syntax", "Examples"]
 ZONE = "zone: {zone}\nrecords:\n  www: {{A: 192.0.2.1}}\n"
+#: A zone file for ``file`` examples (read with each zone of the block as its origin).
+ZONE_FILE = "$TTL 60\n@ SOA ns hostmaster 1 7200 1800 86400 60\n@ NS ns\nns A 192.0.2.53\n"
 
 
 def test_every_plugin_has_a_readme() -> None:
@@ -48,6 +50,8 @@ def test_readme_corefile_examples_load(readme: Path, example: str, tmp_path: Pat
         target = tmp_path / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(ZONE.format(zone=Path(name).stem) if name.endswith(".yaml") else "")
+    for name in re.findall(r"^\s*file\s+(\S+)", example, flags=re.M):
+        (tmp_path / name).write_text(ZONE_FILE)
     loaded = config.load(corefile.parse(example, filename=str(tmp_path / "Corefile")))
     names = {name for server in loaded.servers for name, _ in server.factories}
     setups = {d.name for server in loaded.servers for d in server.block.directives}

@@ -9,6 +9,7 @@ import dns.flags
 import dns.message
 import dns.rcode
 import dns.rdatatype
+import dns.rrset
 import dnslib
 import pytest
 
@@ -176,3 +177,90 @@ def test_error_answer_is_written_by_server() -> None:
 )
 def test_name_text_round_trip(text: str) -> None:
     assert wire.name_to_text(wire.text_to_name(text)) == text
+
+
+# --- the accepted query is exactly what its counts announce, and small (issue 9 item 1) ---
+
+
+def formerr_of(data: bytes) -> dns.message.Message:
+    with pytest.raises(wire.Reject) as err:
+        wire.Query(data)
+    assert err.value.rcode == wire.FORMERR
+    return reply_of(err)
+
+
+@pytest.mark.parametrize("junk", [b"\x00", b"junk", b"\xff" * 600], ids=["1", "4", "600"])
+@pytest.mark.parametrize("edns", [False, True])
+def test_bytes_after_the_last_record_are_formerr(junk: bytes, edns: bool) -> None:
+    data = query(use_edns=0 if edns else False)
+    with pytest.raises(dns.message.TrailingJunk):
+        dns.message.from_wire(data + junk)
+    reply = formerr_of(data + junk)
+    assert reply.question[0].name.to_text() == "web.example.test."
+
+
+def test_bytes_after_an_opt_that_is_not_alone_are_formerr() -> None:
+    msg = dns.message.make_query("web.example.test.", "A", use_edns=0)
+    msg.additional.append(dns.rrset.from_text("x.test.", 0, "IN", "A", "10.0.0.1"))
+    data = msg.to_wire()
+    assert wire.Query(data).edns
+    formerr_of(data + b"\x00\x00")
+
+
+def test_records_the_counts_announce_but_the_message_lacks_are_formerr() -> None:
+    data = bytearray(query())
+    struct.pack_into("!H", data, 10, 1)  # ARCOUNT 1, nothing after the question
+    formerr_of(bytes(data))
+    struct.pack_into("!HH", data, 6, 1, 0)  # ANCOUNT 1
+    struct.pack_into("!H", data, 10, 0)
+    formerr_of(bytes(data))
+
+
+def test_opt_data_that_overruns_the_message_is_formerr() -> None:
+    data = bytearray(query(use_edns=0))
+    struct.pack_into("!H", data, len(data) - 2, 4)
+    formerr_of(bytes(data))
+
+
+def test_an_option_that_overruns_its_opt_is_formerr() -> None:
+    data = query(use_edns=0) + b"\x00\x03\x00\x09"
+    data = data[:-6] + struct.pack("!H", 4) + data[-4:]
+    formerr_of(data)
+
+
+def test_a_second_opt_is_formerr() -> None:
+    opt = query(use_edns=0)[-11:]
+    data = bytearray(query(use_edns=0) + opt)
+    struct.pack_into("!H", data, 10, 2)
+    formerr_of(bytes(data))
+
+
+def test_a_query_longer_than_the_bound_is_formerr() -> None:
+    padding = dns.edns.GenericOption(dns.edns.OptionType.PADDING, b"\x00" * 1300)
+    msg = dns.message.make_query("web.example.test.", "A", use_edns=0, options=[padding])
+    data = msg.to_wire(max_size=65535)
+    assert len(data) > wire.MAX_QUERY
+    dns.message.from_wire(data)  # well formed, only too long
+    formerr_of(data)
+
+
+def test_options_within_the_bound_are_read_and_nsid_noted() -> None:
+    cookie = dns.edns.CookieOption(b"\x01" * 8, b"")
+    padding = dns.edns.GenericOption(dns.edns.OptionType.PADDING, b"\x00" * 300)
+    q = wire.Query(query(use_edns=0, payload=4096, options=[cookie, padding]))
+    assert q.edns and q.udp_size == 4096 and not q.nsid
+    nsid = dns.edns.GenericOption(dns.edns.OptionType.NSID, b"")
+    q = wire.Query(query(use_edns=0, options=[cookie, nsid]))
+    assert q.nsid
+    assert not wire.Query(query(use_edns=0)).nsid
+
+
+def test_reply_options_go_into_the_reply_opt() -> None:
+    q = wire.Query(query("big.example.test.", use_edns=0))
+    plain = wire.finalize(q, many_a(1), q.udp_size)
+    q.reply_options = struct.pack("!HH", 3, 4) + b"kdns"
+    reply = dns.message.from_wire(wire.finalize(q, many_a(1), q.udp_size))
+    (option,) = reply.options
+    assert option.otype == dns.edns.OptionType.NSID and option.nsid == b"kdns"
+    assert len(wire.finalize(q, many_a(1), q.udp_size)) == len(plain) + 8
+    assert wire.reply_size(q, many_a(1), q.udp_size) == len(plain) + 8

@@ -59,13 +59,28 @@ class RawServiceSpec(TypedDict, total=False):
     ipFamilies: list[str]
     ipFamilyPolicy: str
     externalName: str
+    externalIPs: list[str]
     ports: list[RawServicePort]
     selector: dict[str, str]
     publishNotReadyAddresses: bool
 
 
+class RawLoadBalancerIngress(TypedDict, total=False):
+    ip: str
+    hostname: str
+
+
+class RawLoadBalancerStatus(TypedDict, total=False):
+    ingress: list[RawLoadBalancerIngress]
+
+
+class RawServiceStatus(TypedDict, total=False):
+    loadBalancer: RawLoadBalancerStatus
+
+
 class RawService(RawObject, total=False):
     spec: RawServiceSpec
+    status: RawServiceStatus
 
 
 class RawEndpointConditions(TypedDict, total=False):
@@ -183,6 +198,9 @@ class Service:
     external_name: str
     #: ``spec.ports``; empty when the service has none.
     ports: tuple[Port, ...]
+    #: ``spec.externalIPs``, then each load balancer ingress's IP or else its hostname, in
+    #: order (what ``k8s_external`` serves).
+    external_addresses: tuple[str, ...] = ()
 
     @property
     def headless(self) -> bool:
@@ -265,6 +283,11 @@ def to_service(raw: RawService) -> Service:
         for p in spec.get("ports") or ()
         if (port := p.get("port")) is not None
     )
+    ingress = ((raw.get("status") or {}).get("loadBalancer") or {}).get("ingress") or ()
+    outside = [
+        *(spec.get("externalIPs") or ()),
+        *(i.get("ip") or i.get("hostname") for i in ingress),
+    ]
     return Service(
         namespace=_intern(meta.get("namespace") or ""),
         name=meta.get("name") or "",
@@ -272,6 +295,7 @@ def to_service(raw: RawService) -> Service:
         cluster_ips=tuple(ips),
         external_name=external,
         ports=ports,
+        external_addresses=tuple(a for a in outside if isinstance(a, str) and a),
     )
 
 

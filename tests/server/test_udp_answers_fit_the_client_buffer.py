@@ -2,7 +2,9 @@
 boundary with TC=1; TCP carries everything; dig falls back to TCP on TC by itself.
 
 RFC 1035 4.2.1 caps UDP at 512 bytes without EDNS; RFC 6891 6.2.5 lets the client advertise
-more (kdns honours it, treating less than 512 as 512). RFC 2181 9: a truncated reply sets TC, and
+more (kdns honours it, treating less than 512 as 512), up to 1,232 bytes: above that kdns cuts
+UDP replies whatever the client advertises (DNS Flag Day 2020), so that a small query never draws
+a large reply (amplification, issue 9). RFC 2181 9: a truncated reply sets TC, and
 the records it keeps must be whole; the OPT record stays, so the client still sees EDNS.
 """
 
@@ -117,7 +119,8 @@ def test_edns_1232_cuts_a_huge_answer_and_keeps_opt(server: kdnsproc.Server) -> 
     [
         (100, 512),  # below 512 counts as 512 (RFC 6891 6.2.5)
         (700, 700),
-        (1500, 1500),
+        (1500, 1232),  # the UDP cap
+        (4096, 1232),
     ],
 )
 def test_the_client_buffer_size_is_the_limit(
@@ -127,8 +130,14 @@ def test_the_client_buffer_size_is_the_limit(
     check_cut(raw, reply, name="huge.fit.test.", limit=limit, opt=True)
 
 
-def test_a_buffer_large_enough_gets_everything_over_udp(server: kdnsproc.Server) -> None:
+def test_a_large_client_buffer_still_gets_at_most_1232_bytes_over_udp(
+    server: kdnsproc.Server,
+) -> None:
+    query = helpers.make_query("huge.fit.test.", use_edns=0, payload=4096)
     raw, reply = fetch(server, "huge.fit.test.", use_edns=0, payload=4096)
+    assert len(raw) <= 1232 and reply.flags & dns.flags.TC
+    assert len(raw) < 30 * len(query.to_wire()), "amplification stays bounded"
+    raw, reply = fetch(server, "huge.fit.test.", use_edns=0, payload=4096, proto="tcp")
     assert not reply.flags & dns.flags.TC
     assert len(raw) > 1232
     assert sorted(answer_addresses(reply)) == sorted(addresses("10.2", HUGE))

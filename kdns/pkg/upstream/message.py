@@ -2,9 +2,10 @@
 
 The query carries the client's question byte for byte (so the upstream sees the client's letter
 case), the client's RD, CD and AD bits, and an OPT record (buffer 1232, DO copied) only when the
-client sent one. Its ID is drawn at random for every attempt, and a reply is believed only when
-it carries that ID, is a response, and echoes the question; anything else is ignored and the
-wait goes on (requirement 4 of USER-NEEDS: spoofed or stray replies must not win).
+client sent one; it holds EDNS options only when a plugin set them (``edns.Relayed``, made by
+``rewrite edns0``). Its ID is drawn at random for every attempt, and a reply is believed only
+when it carries that ID, is a response, and echoes the question; anything else is ignored and
+the wait goes on (requirement 4 of USER-NEEDS: spoofed or stray replies must not win).
 
 A reply becomes an ``Answer`` whose body is everything after the question without the upstream's
 OPT record, which the server replaces with its own when it writes the reply to the client.
@@ -21,6 +22,7 @@ import os
 import struct
 
 from kdns import wire
+from kdns.pkg import edns as edns_options
 
 TYPE_NS = 2
 TYPE_HINFO = 13
@@ -58,11 +60,15 @@ def query(
     ad: bool = False,
     edns: bool = False,
     do: bool = False,
+    options: bytes = b"",
 ) -> bytes:
-    """A query with one question, without its two ID bytes (`with_id` adds them per attempt)."""
+    """A query with one question, without its two ID bytes (`with_id` adds them per attempt).
+
+    ``options`` is the wire form of the OPT record's options (with ``edns``).
+    """
     flags0 = wire.RD if rd else 0
     flags1 = (wire.CD if cd else 0) | (wire.AD if ad else 0)
-    opt = wire.opt_record(do=do) if edns else b""
+    opt = wire.opt_record(do=do)[:-2] + struct.pack("!H", len(options)) + options if edns else b""
     counts = _COUNTS.pack(1, 0, 0, 1 if opt else 0)
     return bytes((flags0, flags1)) + counts + question + opt
 
@@ -77,6 +83,7 @@ def from_client(q: wire.Query) -> bytes:
         ad=bool(data[3] & wire.AD),
         edns=q.edns,
         do=q.do,
+        options=edns_options.opt_rdata(q) if isinstance(q, edns_options.Relayed) else b"",
     )
 
 

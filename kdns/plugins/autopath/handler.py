@@ -89,7 +89,7 @@ class Autopath:
         original = req.name
         if records and str(records[0].rname).lower() != original:
             cname = dnslib.RR(
-                original,
+                render.question_label(original),
                 dnslib.QTYPE.CNAME,
                 ttl=records[0].ttl,
                 rdata=dnslib.CNAME(str(records[0].rname)),

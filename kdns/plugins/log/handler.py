@@ -103,7 +103,7 @@ def _values(req: Request, answer: wire.Answer, reply: bytes, elapsed: float) -> 
         "{size}": str(len(req.data)),
         "{>id}": str(int.from_bytes(req.data[0:2], "big")),
         "{>do}": "true" if req.do else "false",
-        "{>bufsize}": str(req.size),  # request.Size(): 65535 over TCP
+        "{>bufsize}": str(req.edns_size),
         "{>opcode}": str((req.data[2] >> 3) & 0x0F),
         "{rcode}": wire.RCODE_NAMES.get(answer.rcode, str(answer.rcode)),
         "{>rflags}": flags_text(reply),

@@ -84,6 +84,8 @@ class Table:
         index = self.index
         for zone in index.zones.values():
             for name, rrsets in zone.nodes.items():
+                if lookup.cut_of(zone, name) is not None:
+                    continue  # referrals are rendered when asked, into the memo
                 types: set[int] = set(rrsets)
                 if zonedata.CNAME in rrsets:
                     types.update(EAGER_CNAME)
@@ -119,6 +121,8 @@ class Table:
         pre-rendered) is resolved and rendered."""
         if qtype in _TRANSFERS:
             return REFUSED
+        if lookup.cut_of(zone, qname) is not None:
+            return render_result(qname, qtype, lookup.resolve(self.index, zone, qname, qtype))
         nodes = zone.nodes
         node = nodes.get(qname)
         if node is None:
@@ -244,9 +248,13 @@ def render_template(qname: bytes, qtype: int, result: lookup.Result, shared: byt
         body=bytes(buf.data[start:]),
         counts=(counts[0], counts[1], counts[2]),
         ends=tuple(ends),
-        flags=(wire.QR | wire.AA) << 8,
+        flags=_flags(result),
         static=True,
     )
+
+
+def _flags(result: lookup.Result) -> int:
+    return (wire.QR | wire.AA) << 8 if result.authoritative else wire.QR << 8
 
 
 def _wire_name(labels: tuple[bytes, ...]) -> bytes:
@@ -255,40 +263,13 @@ def _wire_name(labels: tuple[bytes, ...]) -> bytes:
 
 def render_result(qname: bytes, qtype: int, result: lookup.Result) -> wire.Answer:
     """``result`` as an ``Answer`` to ``qname`` (lower-case wire) and ``qtype``, class IN."""
-    text = wire.name_to_text(qname)
-    if "\\" not in text:
-        return render.answer(
-            text,
-            qtype,
-            rcode=result.rcode,
-            answer=result.answer,
-            authority=result.authority,
-            additional=result.additional,
-            static=True,
-        )
-    return _render_exact(qname, qtype, result)
-
-
-def _render_exact(qname: bytes, qtype: int, result: lookup.Result) -> wire.Answer:
-    """``render.answer`` for a name its text form cannot carry (a dot or odd byte inside a label:
-    dnslib reads names from text without RFC 1035 escapes). Same body, question from the wire."""
-    buf = dnslib.DNSBuffer()
-    buf.append(b"\x00" * wire.HEADER_LEN)
-    buf.encode_name(zonedata.label_of(qname))
-    buf.pack("!HH", qtype, wire.CLASS_IN)
-    start = buf.offset
-    ends: list[int] = []
-    counts = []
-    for section in (result.answer, result.authority, result.additional):
-        for rr in section:
-            rr.pack(buf)
-            ends.append(buf.offset - start)
-        counts.append(len(section))
-    return wire.Answer(
+    return render.answer(
+        qname,
+        qtype,
         rcode=result.rcode,
-        body=bytes(buf.data[start:]),
-        counts=(counts[0], counts[1], counts[2]),
-        ends=tuple(ends),
-        flags=(wire.QR | wire.AA) << 8,
+        answer=result.answer,
+        authority=result.authority,
+        additional=result.additional,
+        authoritative=result.authoritative,
         static=True,
     )

@@ -1,7 +1,8 @@
 """The resolution algorithm: one name and type against the plugin's zones, as RR sections.
 
-RFC 1034 §4.3.2 restricted to authoritative data (no referrals: NS records below an apex are
-plain data), with RFC 4592 wildcards and RFC 2308 negative answers. CNAME chains are followed
+RFC 1034 §4.3.2 with RFC 4592 wildcards and RFC 2308 negative answers. A zone's cuts (``Zone.cuts``,
+NS records below the apex, which zone files have and records files do not) are answered with
+referrals: the child's NS records and their in-bailiwick glue, AA clear. CNAME chains are followed
 through every zone this plugin serves, never outside them: a target elsewhere ends the answer
 with the CNAMEs alone, which a resolver then chases itself (CoreDNS's *file* plugin answers so
 when it has no upstream to ask).
@@ -19,6 +20,7 @@ from kdns.plugins.records import zonedata
 from kdns.plugins.records.zonedata import RRset, Zone
 
 ANY = 255
+DS = 43
 AXFR = 252
 IXFR = 251
 #: The most CNAMEs one answer follows (CoreDNS stops at the same count).
@@ -38,6 +40,8 @@ class Result:
     #: one case ``fallthrough`` hands to the next plugin. An NXDOMAIN met at the end of a
     #: CNAME chain is not one: the query name exists.
     name_error: bool = False
+    #: False for a pure referral (RFC 1034 §4.3.2 step 3b: the data is the child's).
+    authoritative: bool = True
 
 
 class Index:
@@ -86,6 +90,9 @@ def resolve(index: Index, zone: Zone, qname: bytes, qtype: int) -> Result:
     name = qname
     seen: set[bytes] = set()
     while True:
+        cut = cut_of(zone, name)
+        if cut is not None and not (qtype == DS and name == cut):
+            return referral(index, zone, cut, tuple(answer))
         rrsets = find(zone, name)
         if rrsets is None:
             return Result(
@@ -118,7 +125,47 @@ def resolve(index: Index, zone: Zone, qname: bytes, qtype: int) -> Result:
         for rrset in found:
             answer.extend(rrset.records(name))
         additional = _additional(index, found) if qtype in _ADDITIONAL else ()
-        return Result(wire.NOERROR, answer=tuple(answer), additional=additional)
+        authority: tuple[dnslib.RR, ...] = ()
+        if zone.apex_ns and not (name == zone.origin and qtype == zonedata.NS):
+            authority = tuple(zone.nodes[zone.origin][zonedata.NS].records())
+        return Result(
+            wire.NOERROR, answer=tuple(answer), authority=authority, additional=additional
+        )
+
+
+def cut_of(zone: Zone, name: bytes) -> bytes | None:
+    """The zone cut closest to the origin at or above ``name`` (inside ``zone``), if any."""
+    if not zone.cuts:
+        return None
+    found = None
+    while name != zone.origin and name[0]:
+        if name in zone.cuts:
+            found = name
+        name = zonedata.parent(name)
+    return found
+
+
+def referral(index: Index, zone: Zone, cut: bytes, answer: tuple[dnslib.RR, ...] = ()) -> Result:
+    """The delegation at ``cut``: its NS records, and the A/AAAA of those NS targets that sit at
+    or below the cut (glue; a target elsewhere is resolved by the client). After an in-zone
+    CNAME chain (``answer``) the reply stays authoritative for the chain."""
+    ns = zone.nodes[cut][zonedata.NS]
+    glue: list[dnslib.RR] = []
+    for target in dict.fromkeys(ns.targets):
+        if not zonedata.is_subdomain(target, cut):
+            continue
+        node = zone.nodes.get(target)
+        for rtype in _ADDRESSES:
+            address = node.get(rtype) if node else None
+            if address is not None:
+                glue.extend(address.records())
+    return Result(
+        wire.NOERROR,
+        answer=answer,
+        authority=tuple(ns.records()),
+        additional=tuple(glue),
+        authoritative=bool(answer),
+    )
 
 
 def _additional(index: Index, rrsets: list[RRset]) -> tuple[dnslib.RR, ...]:

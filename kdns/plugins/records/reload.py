@@ -21,6 +21,8 @@ from kdns.plugins.records import answers, zonedata
 log = logging.getLogger("kdns.plugin.records")
 
 Build = Callable[[list[zonedata.Zone]], answers.Table]
+#: Turns the files as read into zones (YAML records files by default; zone files for *file*).
+Parse = Callable[[list[zonedata.Source]], list[zonedata.Zone]]
 
 
 class Watcher:
@@ -30,9 +32,13 @@ class Watcher:
         sources: list[zonedata.Source],
         interval: float,
         build: Build,
+        parse: Parse = zonedata.build,
+        plugin: str = "records",
     ) -> None:
         self.interval = interval
         self.build = build
+        self.parse = parse
+        self.plugin = plugin
         self.sources = list(sources)
         self._stats: dict[Path, tuple[int, int, int] | None] = {
             s.path: s.stat for s in self.sources
@@ -42,9 +48,9 @@ class Watcher:
         self._poller = poller.Poller(
             self.check,
             interval=self.interval,
-            name="records-reload",
+            name=f"{plugin}-reload",
             log=log,
-            failure="plugin/records: reload check failed",
+            failure=f"plugin/{plugin}: reload check failed",
         )
 
     def subscribe(self, listener: Callable[[answers.Table], None]) -> None:
@@ -93,17 +99,19 @@ class Watcher:
         for listener in self._listeners:
             listener(table)
         names = ", ".join(z.name for z in table.zones)
-        log.info("plugin/records: reloaded %s (zones %s)", ", ".join(map(str, paths)), names)
+        log.info(
+            "plugin/%s: reloaded %s (zones %s)", self.plugin, ", ".join(map(str, paths)), names
+        )
         return True
 
     def _build(self, sources: list[zonedata.Source]) -> answers.Table:
-        return self.build(zonedata.build(sources))
+        return self.build(self.parse(sources))
 
     def _report(self, state: tuple[str, ...], err: zonedata.LoadError) -> None:
         if state == self._failed:
             return  # already said for this content; say it again only when it changes
         self._failed = state
-        log.error("plugin/records: %s", err)
+        log.error("plugin/%s: %s", self.plugin, err)
 
 
 def _read_all(paths: list[Path]) -> list[zonedata.Source]:

@@ -101,6 +101,12 @@ class Zone:
     #: Every existing name -> its RRsets by type, in file order. Empty non-terminals (names
     #: that only exist because a name below them does) map to an empty dict.
     nodes: dict[bytes, dict[int, RRset]] = field(default_factory=dict)
+    #: Names below the origin that hold NS records: zone cuts, answered with referrals. Empty
+    #: for records files, where NS records below the apex are plain data.
+    cuts: frozenset[bytes] = frozenset()
+    #: Positive answers carry the apex NS RRset in their authority section (RFC 1034 zone
+    #: files as CoreDNS's *file* serves them); records files keep that section empty.
+    apex_ns: bool = False
 
     @property
     def name(self) -> str:

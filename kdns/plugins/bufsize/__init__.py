@@ -1,0 +1,1 @@
+"""bufsize: caps the EDNS buffer size of incoming requests (CoreDNS's bufsize)."""

@@ -1,0 +1,1 @@
+"""dns64: AAAA records synthesised from A records for IPv6-only clients (RFC 6147)."""

@@ -1,0 +1,1 @@
+"""file: authoritative zones from RFC 1035 zone files (CoreDNS's file)."""

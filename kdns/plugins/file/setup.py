@@ -1,0 +1,105 @@
+"""``file DBFILE [ZONES...] { reload DURATION; reload_by_mtime; fallthrough [ZONES...]; upstream }``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kdns.errors import CorefileError
+from kdns.pkg import duration, fall
+from kdns.plugins.file import zonefile
+from kdns.plugins.file.handler import File
+from kdns.plugins.records import answers, zonedata
+from kdns.plugins.records.reload import Watcher
+
+if TYPE_CHECKING:
+    from kdns import config, corefile, plugin
+
+#: CoreDNS's default: the file is checked for changes every minute.
+DEFAULT_RELOAD = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    path: Path
+    #: Absolute zone names, lower-case; the file is read once per zone with it as origin.
+    zones: tuple[str, ...]
+    reload: float = DEFAULT_RELOAD
+    fallthrough: fall.Fall = fall.ZERO
+
+
+def parse(d: corefile.Directive, block_zones: tuple[str, ...]) -> Options:
+    """The options of one ``file`` directive; pure (no file is touched)."""
+    args = d.expect_args(1)
+    path = Path(d.file).parent / args[0]
+    zones = block_zones
+    if len(args) > 1:
+        try:
+            zones = tuple(dict.fromkeys(z for arg in args[1:] for z in fall.normalize(arg)))
+        except ValueError as err:
+            raise d.error(str(err)) from None
+    reload = DEFAULT_RELOAD
+    through = fall.ZERO
+    for sub in d.block:
+        if sub.name == "reload":
+            (text,) = sub.expect_args(1, 1)
+            try:
+                reload = duration.parse(text)
+            except duration.DurationError as err:
+                raise sub.error(f"invalid reload interval '{text}': {err}") from None
+            if reload < 0:
+                raise sub.error(f"invalid reload interval '{text}': must not be negative")
+        elif sub.name == "reload_by_mtime":
+            sub.expect_args(0, 0)
+        elif sub.name == "fallthrough":
+            through = fall.from_directive(sub)
+        elif sub.name == "upstream":
+            pass  # accepted and ignored, as CoreDNS does since 1.7
+        else:
+            raise sub.unknown_property()
+    return Options(path=path, zones=zones, reload=reload, fallthrough=through)
+
+
+def zones_of(opts: Options, sources: list[zonedata.Source]) -> list[zonedata.Zone]:
+    """The file read once for each zone, that zone as its origin."""
+    (source,) = sources
+    return [zonefile.parse(source, origin) for origin in opts.zones]
+
+
+def setup(d: corefile.Directive, c: config.Controller) -> None:
+    opts = parse(d, c.zones)
+    try:
+        source = zonedata.read(opts.path)
+    except zonedata.LoadError as err:
+        raise d.error(f"{err.file}: {err.reason}") from None
+    try:
+        zones = zones_of(opts, [source])
+    except zonedata.LoadError as err:
+        if err.line is None:
+            raise d.error(f"{err.file}: {err.reason}") from None
+        raise CorefileError(err.reason, file=err.file, line=err.line, plugin="file") from None
+
+    def build(zones: list[zonedata.Zone]) -> answers.Table:
+        return answers.Table(zones, fall=opts.fallthrough)
+
+    table = build(zones)
+    watcher = None
+    if opts.reload > 0:
+        watcher = Watcher(
+            sources=[source],
+            interval=opts.reload,
+            build=build,
+            parse=lambda sources: zones_of(opts, sources),
+            plugin="file",
+        )
+        c.on_startup(watcher.start)
+        c.on_cleanup(watcher.stop)
+
+    def factory(next: plugin.Handler) -> File:
+        handler = File(next, table)
+        if watcher is not None:
+            watcher.subscribe(handler.install)
+        return handler
+
+    c.add_plugin(factory)

@@ -1,0 +1,1 @@
+"""local: answers for localhost names per RFC 6761 (CoreDNS's local)."""

@@ -1,0 +1,1 @@
+"""minimal: positive replies carry the answer section only (CoreDNS's minimal)."""

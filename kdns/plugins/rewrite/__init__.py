@@ -1,0 +1,1 @@
+"""The ``rewrite`` plugin: CoreDNS's internal rewriting of questions, EDNS options and replies."""

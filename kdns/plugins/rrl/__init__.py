@@ -1,0 +1,1 @@
+"""rrl: response rate limiting per client prefix (the coredns/rrl external plugin, BIND's RRL)."""
