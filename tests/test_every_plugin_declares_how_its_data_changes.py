@@ -74,6 +74,7 @@ DECLARED: dict[str, tuple[str, bool, tuple[str, ...]]] = {
     "rewrite": ("rewrite name exact a.example.test web.example.test", True, ()),
     "header": ("header {\n        response set ra\n    }", True, ()),
     "minimal": ("minimal", True, ()),
+    "template": ("template IN AAAA example.test {\n        rcode NOERROR\n    }", True, ()),
     "k8s_external": ("", True, ()),
     "file": (
         "",

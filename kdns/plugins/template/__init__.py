@@ -1,0 +1,1 @@
+"""template: answers built per query from Go text/template records (CoreDNS's template)."""
