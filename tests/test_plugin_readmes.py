@@ -40,8 +40,22 @@ def test_readme_has_the_coredns_sections_in_order(readme: Path) -> None:
     assert readme.read_text().startswith(f"# {readme.parent.name}\n")
 
 
+#: A kubeconfig for ``kubernetes`` examples: one context, named as the example names it.
+KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters: [{{name: c, cluster: {{server: "https://127.0.0.1:6443"}}}}]
+users: [{{name: u, user: {{token: t}}}}]
+contexts: [{{name: {context}, context: {{cluster: c, user: u}}}}]
+current-context: {context}
+"""
+
+
 @pytest.mark.parametrize(("readme", "example"), EXAMPLES)
-def test_readme_corefile_examples_load(readme: Path, example: str, tmp_path: Path) -> None:
+def test_readme_corefile_examples_load(
+    readme: Path, example: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     # Relative files an example names (hosts files, record zones) are created beside it;
     # absolute paths (/etc/resolv.conf, /etc/hosts) are the machine's and are only read.
     for name in re.findall(r"(\S+\.(?:yaml|hosts))\b", example):
@@ -52,6 +66,9 @@ def test_readme_corefile_examples_load(readme: Path, example: str, tmp_path: Pat
         target.write_text(ZONE.format(zone=Path(name).stem) if name.endswith(".yaml") else "")
     for name in re.findall(r"^\s*file\s+(\S+)", example, flags=re.M):
         (tmp_path / name).write_text(ZONE_FILE)
+    for name, context in re.findall(r"^\s*kubeconfig\s+(\S+)[ \t]*(\S*)", example, flags=re.M):
+        if not Path(name).is_absolute():
+            (tmp_path / name).write_text(KUBECONFIG.format(context=context or "default"))
     loaded = config.load(corefile.parse(example, filename=str(tmp_path / "Corefile")))
     names = {name for server in loaded.servers for name, _ in server.factories}
     setups = {d.name for server in loaded.servers for d in server.block.directives}

@@ -91,6 +91,29 @@ def load_configuration(source: Source) -> kubernetes.client.Configuration:
     return config
 
 
+def check_files(source: Source) -> None:
+    """What can be checked of ``source`` without running anything or connecting: the kubeconfig
+    reads and has the context, the TLS files load. Set-up calls it, so a broken file stops
+    start-up at its Corefile line, as in CoreDNS (credential plugins run at start, not here).
+
+    :raises ConfigLoadError: naming the file and what is wrong with it.
+    """
+    if source.kubeconfig:
+        try:
+            kubernetes.config.kube_config._get_kube_config_loader(  # type: ignore[attr-defined]
+                filename=source.kubeconfig, active_context=source.context
+            )
+        except (kubernetes.config.ConfigException, OSError, ValueError, KeyError, TypeError) as err:
+            raise ConfigLoadError(f"cannot load {source.describe()}: {err}") from err
+    elif source.endpoint and source.endpoint.startswith("https"):
+        try:
+            context = ssl.create_default_context(cafile=source.tls_ca or None)
+            if source.tls_cert:
+                context.load_cert_chain(source.tls_cert, source.tls_key or None)
+        except (OSError, ssl.SSLError) as err:
+            raise ConfigLoadError(f"cannot load TLS files of {source.describe()}: {err}") from err
+
+
 def make_ssl_context(config: kubernetes.client.Configuration) -> ssl.SSLContext | None:
     """The TLS settings of a Configuration as an SSLContext (``None`` for plain http)."""
     if not str(config.host).startswith("https"):

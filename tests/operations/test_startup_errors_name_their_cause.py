@@ -177,3 +177,43 @@ async def test_a_reload_that_fails_to_start_keeps_the_running_endpoints() -> Non
     finally:
         await instance.stop(grace=0)
     assert not await asyncio.to_thread(health_answers, health)
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        (
+            "kubeconfig /nonexistent/kubeconfig",
+            "cannot load kubeconfig /nonexistent/kubeconfig: Invalid kube-config file.",
+        ),
+        (
+            "kubeconfig KUBECONFIG nope",
+            "cannot load kubeconfig KUBECONFIG context nope: Invalid kube-config file. "
+            "Expected object with name nope in KUBECONFIG/contexts list",
+        ),
+        (
+            "endpoint https://127.0.0.1:6443\n        tls /no/cert /no/key /no/ca",
+            "cannot load TLS files of endpoint https://127.0.0.1:6443:",
+        ),
+    ],
+    ids=["missing-kubeconfig", "missing-context", "missing-tls-files"],
+)
+def test_kubernetes_credentials_are_checked_at_their_corefile_line(
+    tmp_path: Path, options: str, reason: str
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\ncurrent-context: ""\n'
+    )
+    options = options.replace("KUBECONFIG", str(kubeconfig))
+    reason = reason.replace("KUBECONFIG", str(kubeconfig))
+    (tmp_path / "Corefile").write_text(
+        f".:{kdnsproc.free_port()} {{\n    bind 127.0.0.1\n    kubernetes cluster.local {{\n"
+        f"        {options}\n    }}\n}}\n"
+    )
+    out = run(tmp_path / "Corefile")
+    assert out.returncode == 1
+    (line,) = out.stderr.splitlines()
+    assert line.startswith(
+        f"plugin/kubernetes: {tmp_path / 'Corefile'}:3 - Error during parsing: {reason}"
+    ), line

@@ -7,6 +7,7 @@ import ipaddress
 import logging
 
 from kdns import config, corefile
+from kdns.kube import client as kclient
 from kdns.kube import controller as kcontroller
 from kdns.pkg import duration, fall
 from kdns.plugins.bind import interfaces
@@ -160,6 +161,10 @@ class _Caches:
 def setup(d: corefile.Directive, c: config.Controller) -> None:
     c.once_per_block()
     options = parse(d, c)
+    try:
+        kclient.check_files(options.kube.source)
+    except kclient.ConfigLoadError as err:
+        raise d.error(str(err)) from None
     caches = c.shared("kubernetes", _Caches)
     ctl = caches.controllers.get(options.kube)
     if ctl is None:

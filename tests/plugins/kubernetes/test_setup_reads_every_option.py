@@ -8,10 +8,18 @@ import pytest
 
 from kdns import config, corefile
 from kdns.errors import CorefileError
+from kdns.kube import client as kclient
 from kdns.kube import controller, store
 from kdns.pkg import fall
 from kdns.plugins.kubernetes import setup
 from kdns.plugins.kubernetes.handler import Kubernetes
+
+
+@pytest.fixture(autouse=True)
+def no_credential_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These Corefiles name kubeconfigs and TLS files that do not exist: only parsing is under
+    test here (tests/operations/test_startup_errors_name_their_cause.py checks the files)."""
+    monkeypatch.setattr(kclient, "check_files", lambda source: None)
 
 
 def load(text: str) -> config.Loaded:
