@@ -1,4 +1,10 @@
-"""A capacity-bounded map of entries with random eviction, as CoreDNS's cache evicts.
+"""A map of entries bounded in count and in bytes, with random eviction, as CoreDNS's cache evicts.
+
+The count is CoreDNS's capacity (``success CAP``, ``denial CAP``). The bytes bound is kdns's
+own: an upstream (or a client's own domain) can answer with replies up to 64 KiB over TCP, so
+9,984 entries could otherwise hold over 600 MB. Each entry is charged for the three copies of
+its body it may hold (the answer, its pieces between TTLs, the reply rendered for the current
+second) plus a fixed overhead; an entry larger than the whole budget is not stored.
 
 ``cachetools.RRCache`` does the bookkeeping: random replacement needs none on a read, so the
 serving path reads the mapping with ``get`` and no lock or order update. Evictions are counted
@@ -14,12 +20,21 @@ import cachetools
 
 from kdns.plugins.cache.entry import Entry
 
+#: Bytes one store may hold (a cache has two: success and denial).
+MAX_BYTES = 32 << 20
+#: What an entry costs beyond its body copies: key, entry object, tuples, dict slots.
+ENTRY_OVERHEAD = 600
+
+
+def cost(entry: Entry) -> int:
+    return 3 * len(entry.answer.body or b"") + ENTRY_OVERHEAD
+
 
 class Store(cachetools.RRCache[bytes, Entry]):
     """Entries keyed by ``Query.key`` (plus a DO/CD byte); capacity 0 stores nothing."""
 
-    def __init__(self, capacity: int) -> None:
-        super().__init__(max(capacity, 1))
+    def __init__(self, capacity: int, max_bytes: int = MAX_BYTES) -> None:
+        super().__init__(max(max_bytes, 1), getsizeof=cost)
         self.capacity = capacity
         self.evictions = 0
         # A plain dict mirroring the cache, so that a read is one C-level ``dict.get`` (the
@@ -29,7 +44,9 @@ class Store(cachetools.RRCache[bytes, Entry]):
         self.lookup: Callable[[bytes], Entry | None] = self._index.get
 
     def __setitem__(self, key: bytes, value: Entry) -> None:
-        super().__setitem__(key, value)  # may evict first, through __delitem__
+        while key not in self._index and len(self._index) >= self.capacity:
+            self.popitem()
+        super().__setitem__(key, value)  # may evict first by bytes, through __delitem__
         self._index[key] = value
 
     def __delitem__(self, key: bytes) -> None:
@@ -46,7 +63,7 @@ class Store(cachetools.RRCache[bytes, Entry]):
         return item
 
     def put(self, key: bytes, entry: Entry) -> None:
-        if self.capacity > 0:
+        if self.capacity > 0 and cost(entry) <= self.maxsize:
             self[key] = entry
 
     def drop(self, key: bytes) -> None:
