@@ -43,6 +43,33 @@ class ServerConfig:
         return [f"{zone}:{self.port}" for zone in self.zones]
 
 
+@dataclass(frozen=True, slots=True)
+class ReloadSettings:
+    """``reload [INTERVAL] [JITTER]``: how often the Corefile is checked for a change."""
+
+    interval: float
+    jitter: float
+
+
+class Process:
+    """The running kdns, as a plugin may address it: ask it to stop, with an exit code.
+
+    The lifecycle (``kdns.lifecycle.Runner``) owns one and hands the same object to every
+    configuration it loads, so a request made under one configuration outlives a reload.
+    """
+
+    def __init__(self) -> None:
+        self.exit_code = 0
+        #: What stops the server; set by the lifecycle (nothing to stop before it serves).
+        self.on_stop: Callable[[], None] | None = None
+
+    def request_stop(self, exit_code: int = 0) -> None:
+        """Stop serving, gracefully, and exit with ``exit_code`` (the highest one asked)."""
+        self.exit_code = max(self.exit_code, exit_code)
+        if self.on_stop is not None:
+            self.on_stop()
+
+
 @dataclass
 class Hooks:
     """What a loaded configuration must start and stop, shared by all its server blocks."""
@@ -58,6 +85,10 @@ class Hooks:
     readiness: dict[str, Callable[[], bool]] = field(default_factory=dict)
     #: Objects several blocks share (one health endpoint per address, ...).
     shared: dict[str, Any] = field(default_factory=dict)
+    #: The ``reload`` directive's settings; None when no block has it.
+    reload: ReloadSettings | None = None
+    #: The process serving this configuration.
+    process: Process = field(default_factory=Process)
 
 
 class Controller:

@@ -36,6 +36,9 @@ class Runner:
         self.default_port = default_port
         self.loader = loader
         self.stop = asyncio.Event()
+        #: What plugins stop the process through (loop); shared by every configuration loaded.
+        self.process = config.Process()
+        self.process.on_stop = self.stop.set
         self.reload_now = asyncio.Event()
         self.instance: Instance | None = None
         self.running_digest = ""
@@ -43,7 +46,7 @@ class Runner:
 
     async def serve(self, loaded: config.Loaded, *, quiet: bool) -> int:
         self.instance = Instance(loaded)
-        loaded.hooks.shared["stop"] = self.stop
+        loaded.hooks.process = self.process
         with contextlib.suppress(OSError):
             self.running_digest = digest(self.path)
         # Before the listeners open: a SIGTERM that comes once the first query can be
@@ -61,7 +64,7 @@ class Runner:
                 f"{platform.system().lower()}/{platform.machine()}, python{platform.python_version()}"
             )
             sys.stdout.flush()
-        if "reload" in loaded.hooks.shared:
+        if loaded.hooks.reload is not None:
             log.info("plugin/reload: Running configuration SHA512 = %s", self.running_digest)
         watcher = asyncio.create_task(self._watch(), name="kdns-reload")
         try:
@@ -72,14 +75,12 @@ class Runner:
                 await watcher
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
                 loop.remove_signal_handler(sig)
-        hooks = self.instance.hooks
         await self.instance.stop()
-        code: int = hooks.shared.get("exit_code", 0)
-        return code
+        return self.process.exit_code
 
     def _next_check(self) -> float | None:
         assert self.instance is not None
-        options = self.instance.hooks.shared.get("reload")
+        options = self.instance.hooks.reload
         if options is None:
             return None
         return float(options.interval + random.uniform(-options.jitter, options.jitter))
@@ -110,7 +111,7 @@ class Runner:
         log.info("Reloading")
         try:
             loaded = self.loader(self.path, self.default_port)
-            loaded.hooks.shared["stop"] = self.stop
+            loaded.hooks.process = self.process
             await self.instance.reload(loaded)
         except (KdnsError, OSError) as err:
             self._failed_digest = current
@@ -125,7 +126,7 @@ class Runner:
             return False
         self.running_digest = current
         self._failed_digest = ""
-        if "reload" in loaded.hooks.shared:
+        if loaded.hooks.reload is not None:
             log.info("plugin/reload: Running configuration SHA512 = %s", current)
         log.info("Reloading complete")
         return True

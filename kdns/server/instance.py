@@ -169,9 +169,6 @@ class Instance:
             if key not in opened:
                 self._retable(key, table, timeouts[key])
         old, self.loaded = self.loaded, loaded
-        for key in ("stop", "exit_code"):
-            if key in old.hooks.shared:
-                loaded.hooks.shared.setdefault(key, old.hooks.shared[key])
         await self._close_keys(set(self.tables) - set(tables))
         await self._run_cleanup(old.hooks)
 

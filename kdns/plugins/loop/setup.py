@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import asyncio
-
 from kdns import config, corefile
 from kdns.plugins.loop.handler import Loop
 from kdns.plugins.loop.probe import Prober
@@ -14,10 +12,8 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
     hooks = c.hooks
 
     def stop() -> None:
-        hooks.shared["exit_code"] = 1
-        event = hooks.shared.get("stop")
-        if isinstance(event, asyncio.Event):
-            event.set()
+        # Read when the loop is seen: the lifecycle sets ``hooks.process`` after set-up.
+        hooks.process.request_stop(1)
 
     handler = Loop(c.zones[0], on_loop=stop)
     c.add_plugin(handler.wrap)

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from kdns import config, corefile, metrics
 from kdns.pkg import duration
 
@@ -9,12 +7,6 @@ DEFAULT_INTERVAL = 30.0
 DEFAULT_JITTER = 15.0
 MIN_INTERVAL = 2.0
 MIN_JITTER = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class ReloadOptions:
-    interval: float = DEFAULT_INTERVAL
-    jitter: float = DEFAULT_JITTER
 
 
 def setup(d: corefile.Directive, c: config.Controller) -> None:
@@ -35,6 +27,6 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
         raise d.error(f"jitter value must be greater or equal to {MIN_JITTER:g}s")
     if jitter > interval / 2:
         raise d.error("jitter value must be smaller than interval / 2")
-    c.hooks.shared["reload"] = ReloadOptions(interval=interval, jitter=jitter)
+    c.hooks.reload = config.ReloadSettings(interval=interval, jitter=jitter)
     # Exported from start, as CoreDNS registers it with the plugin: alerts on it need a series.
     metrics.RELOAD_FAILED.inc((), 0)
