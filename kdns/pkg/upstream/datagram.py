@@ -109,15 +109,10 @@ class Datagrams:
         if gated and not gate.try_take():
             await gate.take(min(limits.QUEUE_WAIT, timeout), f"udp {addr}")
         try:
-            return await self._exchange(addr, template, timeout)
-        finally:
-            if gated:
-                gate.give()
-
-    async def _exchange(self, addr: Address, template: bytes, timeout: float) -> Reply:
-        try:
             sock = _socket.socket(addr.family, _DGRAM)
         except OSError as err:
+            if gated:
+                gate.give()
             if err.errno in limits.OUT_OF_RESOURCES:
                 raise limits.exhausted(err, f"udp {addr}") from None
             raise errors.UpstreamError(f"udp {addr}: {err.strerror or err}") from None
@@ -153,8 +148,15 @@ class Datagrams:
             if timer is not None:
                 timer.cancel()
             self.inflight.pop(fd, None)
-            sock.close()  # also takes it out of the epoll set
-            sockets[key] -= 1
+            # Closed once the caller is done with the reply (it is sent to the client within
+            # the same step of the task), so the close is not part of the query's latency.
+            self.loop.call_soon(self._close, sock, key, gated)
+
+    def _close(self, sock: _socket.socket, key: tuple[Address, str], gated: bool) -> None:
+        sock.close()  # also takes it out of the epoll set
+        METRICS.sockets[key] -= 1
+        if gated:
+            self.gate.give()
 
 
 _PER_LOOP: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Datagrams] = (

@@ -91,28 +91,38 @@ def queries(count: int, prefix: str) -> list[bytes]:
     return out
 
 
-def pipeline_tcp(port: int, wires: list[bytes], timeout: float = 90.0) -> list[dns.message.Message]:
-    """Every query on one TCP connection, written while replies are read; the replies."""
+def pipeline_tcp(
+    sock: socket.socket, wires: list[bytes], timeout: float = 90.0
+) -> list[dns.message.Message]:
+    """Every query on the TCP connection ``sock``, written while replies are read; the
+    replies."""
     replies: list[dns.message.Message] = []
-    with socket.create_connection((support.HOST, port), timeout=timeout) as sock:
-        payload = b"".join(struct.pack("!H", len(w)) + w for w in wires)
-        writer = threading.Thread(target=sock.sendall, args=(payload,), daemon=True)
-        writer.start()
-        deadline = time.monotonic() + timeout
-        buf = b""
-        while len(replies) < len(wires) and time.monotonic() < deadline:
-            chunk = sock.recv(65536)
-            if not chunk:
+    sock.settimeout(timeout)
+    payload = b"".join(struct.pack("!H", len(w)) + w for w in wires)
+    writer = threading.Thread(target=sock.sendall, args=(payload,), daemon=True)
+    writer.start()
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while len(replies) < len(wires) and time.monotonic() < deadline:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+        while len(buf) >= 2:
+            (length,) = struct.unpack_from("!H", buf)
+            if len(buf) < 2 + length:
                 break
-            buf += chunk
-            while len(buf) >= 2:
-                (length,) = struct.unpack_from("!H", buf)
-                if len(buf) < 2 + length:
-                    break
-                replies.append(dns.message.from_wire(buf[2 : 2 + length]))
-                buf = buf[2 + length :]
-        writer.join(5)
+            replies.append(dns.message.from_wire(buf[2 : 2 + length]))
+            buf = buf[2 + length :]
+    writer.join(5)
     return replies
+
+
+def connect(port: int) -> socket.socket:
+    """A TCP connection kdns has taken in (a query answered on it)."""
+    sock = socket.create_connection((support.HOST, port), timeout=10)
+    assert len(pipeline_tcp(sock, queries(1, "warm"))) == 1
+    return sock
 
 
 def burst_udp(port: int, wires: list[bytes], timeout: float = 30.0) -> list[dns.message.Message]:
@@ -182,8 +192,8 @@ def test_ten_thousand_pipelined_queries_use_a_few_pooled_connections() -> None:
     with FakeUpstream() as up:
         corefile = f".:{{port}} {{\n    forward . 127.0.0.1:{up.port}\n}}\n"
         with support.serve(corefile) as srv:
-            with SocketSampler(srv.proc.proc.pid) as sampler:
-                replies = pipeline_tcp(srv.port, queries(10_000, "p"))
+            with connect(srv.port) as conn, SocketSampler(srv.proc.proc.pid) as sampler:
+                replies = pipeline_tcp(conn, queries(10_000, "p"))
             assert len(replies) == 10_000
             counts = check_replies(replies)
             assert counts.get("NOERROR", 0) > 0
@@ -217,17 +227,21 @@ def test_out_of_descriptors_is_servfail_without_traceback() -> None:
         up.delay = 0.05
         corefile = f".:{{port}} {{\n    forward . 127.0.0.1:{up.port}\n}}\n"
         with support.serve(corefile, preexec_fn=nofile(128)) as srv:
+            # Connected and answered before descriptors run out: a connection arriving while
+            # none is left cannot be accepted (the listener's business, not forward's).
+            conn = connect(srv.port)
             idle = [socket.create_connection((support.HOST, srv.port)) for _ in range(90)]
             try:
                 tcp: list[dns.message.Message] = []
                 flood = threading.Thread(
-                    target=lambda: tcp.extend(pipeline_tcp(srv.port, queries(3_000, "t"))),
+                    target=lambda: tcp.extend(pipeline_tcp(conn, queries(3_000, "t"))),
                     daemon=True,
                 )
                 flood.start()
                 udp = burst_udp(srv.port, queries(3_000, "f"))
                 flood.join(120)
             finally:
+                conn.close()
                 for sock in idle:
                     sock.close()
             counts = check_replies(udp)
