@@ -222,3 +222,25 @@ async def test_the_sockets_gauge_counts_what_is_open(upstream: FakeUpstream) -> 
     proxy.close()
     await asyncio.sleep(0.05)
     assert gauge("tcp") == 0
+
+
+async def test_a_failing_health_check_logs_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    proxy = Proxy(transport.Address("127.0.0.1", 9), health_options=health.HealthOptions(0.01))
+
+    async def broken() -> bool:
+        raise RuntimeError("something unexpected")
+
+    monkeypatch.setattr(proxy.health, "check", broken)
+    with caplog.at_level(logging.DEBUG, logger="kdns.plugin.forward"):
+        proxy.healthcheck()
+        for _ in range(50):
+            if not proxy.health.running:
+                break
+            await asyncio.sleep(0.01)
+    errors_logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors_logged) == 1
+    assert "something unexpected" in errors_logged[0].getMessage()
+    assert errors_logged[0].exc_info is None
+    proxy.close()
