@@ -11,7 +11,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dns.message
@@ -39,7 +39,12 @@ class KdnsProcess:
     """A kdns child process; its stdout (CoreDNS-style log) is collected in ``output``."""
 
     def __init__(
-        self, args: list[str], *, cwd: str | None = None, env: dict[str, str] | None = None
+        self,
+        args: list[str],
+        *,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        preexec_fn: Callable[[], None] | None = None,
     ) -> None:
         self.args = args
         self.lines: list[str] = []
@@ -52,6 +57,7 @@ class KdnsProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            preexec_fn=preexec_fn,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -140,8 +146,12 @@ def serve(
     extra_args: list[str] | None = None,
     env: dict[str, str] | None = None,
     host: str = "127.0.0.1",
+    preexec_fn: Callable[[], None] | None = None,
 ) -> Iterator[Server]:
-    """Start kdns on ``corefile`` (``{port}`` is replaced by a free port), yield, stop it."""
+    """Start kdns on ``corefile`` (``{port}`` is replaced by a free port), yield, stop it.
+
+    ``preexec_fn`` runs in the child before kdns starts (a lower ``RLIMIT_NOFILE``, say).
+    """
     port = free_port(host)
     with tempfile.TemporaryDirectory(prefix="kdns-test-") as tmp:
         for name, text in (files or {}).items():
@@ -149,7 +159,10 @@ def serve(
         path = Path(tmp, "Corefile")
         path.write_text(corefile.replace("{port}", str(port)))
         proc = KdnsProcess(
-            ["-conf", str(path), "-dns.port", str(port), *(extra_args or [])], cwd=tmp, env=env
+            ["-conf", str(path), "-dns.port", str(port), *(extra_args or [])],
+            cwd=tmp,
+            env=env,
+            preexec_fn=preexec_fn,
         )
         try:
             wait_serving(host, port, proc)

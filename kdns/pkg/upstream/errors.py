@@ -29,6 +29,19 @@ class CachedClosed(UpstreamError):
         super().__init__("cached connection was closed by peer")
 
 
+class Busy(UpstreamError):
+    """Every socket this upstream may use stayed taken for the whole wait (`limits`); a
+    failure of kdns's own, so it starts no health check."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what}: no free socket, too many queries in flight")
+
+
+class Exhausted(UpstreamError):
+    """kdns could not open a socket (out of descriptors or kernel memory). No other upstream
+    would fare better, so the query is answered SERVFAIL at once, and no health check starts."""
+
+
 def address(host: str, port: int) -> str:
     """``host:port`` as Go prints it, IPv6 in brackets."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -3,7 +3,8 @@
 A failed query "kicks" the checker. It then sends ``DOMAIN IN NS`` (``.`` unless ``health_check
 ... domain`` says otherwise; RD set unless ``no_rec``) every ``interval`` until one gets any reply:
 any rcode counts as healthy, only network errors and timeouts are failures (CoreDNS's rule,
-coredns/coredns#7184). Each failure adds one to the upstream's ``fails``; with ``max_fails`` or
+coredns/coredns#7184); a check for which kdns could not open a socket (out of descriptors) counts
+neither way. Each failure adds one to the upstream's ``fails``; with ``max_fails`` or
 more the upstream is down and queries skip it. The first reply sets ``fails`` back to 0 and ends
 the checks until the next failed query. At most one checker runs per upstream.
 """
@@ -64,27 +65,30 @@ class Checker:
         proxy = self.proxy
         try:
             while True:
-                if await self.check():
+                result = await self.check()
+                if result:
                     if proxy.fails >= self.options.max_fails:
                         log.info("plugin/forward: upstream %s is healthy again", proxy.addr)
                     proxy.fails = 0
                     return
-                proxy.fails += 1
-                METRICS.healthcheck_failures[(proxy.name, str(proxy.addr))] += 1
-                if proxy.fails == self.options.max_fails:
-                    log.warning(
-                        "plugin/forward: upstream %s is down after %d failed health checks",
-                        proxy.addr,
-                        proxy.fails,
-                    )
+                if result is not None:
+                    proxy.fails += 1
+                    METRICS.healthcheck_failures[(proxy.name, str(proxy.addr))] += 1
+                    if proxy.fails == self.options.max_fails:
+                        log.warning(
+                            "plugin/forward: upstream %s is down after %d failed health checks",
+                            proxy.addr,
+                            proxy.fails,
+                        )
                 await asyncio.sleep(self.options.interval)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("plugin/forward: health check of %s failed", proxy.addr)
+        except Exception as err:
+            log.error("plugin/forward: health checks of %s stopped: %r", proxy.addr, err)
 
-    async def check(self) -> bool:
-        """One probe on a connection of its own; True if anything came back."""
+    async def check(self) -> bool | None:
+        """One probe on a socket of its own: True if anything came back, False if nothing did,
+        None if kdns could not open a socket (not the upstream's fault: not counted)."""
         proxy = self.proxy
         timeout = self.options.timeout
         try:
@@ -97,7 +101,12 @@ class Checker:
                 finally:
                     conn.close()
             else:
-                await transport.exchange_udp(proxy.addr, self.template, timeout=timeout)
+                await transport.exchange_udp(
+                    proxy.addr, self.template, timeout=timeout, gated=False
+                )
+        except errors.Exhausted as err:
+            log.debug("plugin/forward: health check of %s: %s", proxy.addr, err)
+            return None
         except errors.UpstreamError as err:
             log.debug("plugin/forward: health check of %s: %s", proxy.addr, err)
             return False

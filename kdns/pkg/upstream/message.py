@@ -18,11 +18,11 @@ of receiving FORMERR or SERVFAIL for an upstream's mistake.
 from __future__ import annotations
 
 import enum
-import os
 import struct
 
 from kdns import wire
 from kdns.pkg import edns as edns_options
+from kdns.pkg.upstream.entropy import ENTROPY
 
 TYPE_NS = 2
 TYPE_HINFO = 13
@@ -44,7 +44,7 @@ class Verdict(enum.Enum):
 
 def random_id() -> int:
     """A query ID from the system's CSPRNG, so it cannot be predicted from earlier ones."""
-    return int.from_bytes(os.urandom(2), "big")
+    return ENTROPY.u16()
 
 
 def question(name: str, qtype: int, qclass: int = wire.CLASS_IN) -> bytes:

@@ -7,6 +7,8 @@ request-duration histogram.
 | ``requests[(proxy_name, to, rcode)]`` and ``request_seconds`` | ``coredns_proxy_request_duration_seconds{proxy_name,to,rcode}`` |
 | ``healthcheck_failures[(proxy_name, to)]`` | ``coredns_proxy_healthcheck_failures_total{proxy_name,to}`` |
 | ``conn_cache_hits`` / ``conn_cache_misses[(proxy_name, to, proto)]`` | ``coredns_proxy_conn_cache_{hits,misses}_total`` |
+| ``sockets[(address, proto)]`` | ``kdns_forward_sockets{to,proto}`` (kdns's own gauge) |
+| ``socket_failures[reason]`` | ``kdns_forward_socket_failures_total{reason}`` (kdns's own) |
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ class ProxyMetrics:
         self.healthcheck_failures: collections.Counter[tuple[str, str]] = collections.Counter()
         self.conn_cache_hits: collections.Counter[tuple[str, str, str]] = collections.Counter()
         self.conn_cache_misses: collections.Counter[tuple[str, str, str]] = collections.Counter()
+        #: Upstream sockets open now, by (`endpoint.Address`, proto): UDP queries in flight, TCP
+        #: and TLS connections open.
+        self.sockets: dict[tuple[object, str], int] = {}
+        #: Attempts that got no socket: "busy" (the caps of `limits`) or "descriptors" (none left).
+        self.socket_failures: collections.Counter[str] = collections.Counter()
         self.observers: list[Observer] = []
 
     def request(self, proxy_name: str, to: str, rcode: str, seconds: float) -> None:

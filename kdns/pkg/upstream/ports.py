@@ -14,10 +14,12 @@ conntrack timeout at 500 queries a second), and lets ``bind`` refuse ports that 
 
 from __future__ import annotations
 
+import _socket
 import collections
 import errno
-import secrets
 import socket
+
+from kdns.pkg.upstream.entropy import ENTROPY
 
 #: Linux's default ``net.ipv4.ip_local_port_range``.
 DEFAULT_RANGE = (32768, 60999)
@@ -54,11 +56,11 @@ class SourcePorts:
         recent.append(port)
         self._recent_set.add(port)
 
-    def bind(self, sock: socket.socket) -> int:
+    def bind(self, sock: socket.socket | _socket.socket) -> int:
         """Bind ``sock`` to the wildcard address on a fresh random port; return the port."""
         host = "::" if sock.family == socket.AF_INET6 else "0.0.0.0"
         for _ in range(ATTEMPTS):
-            port = self.low + secrets.randbelow(self.span)
+            port = self.low + ENTROPY.below(self.span)
             if port in self._recent_set:
                 continue
             try:

@@ -6,7 +6,7 @@ import ssl
 import time
 
 from kdns import wire
-from kdns.pkg.upstream import errors, health, message, transport
+from kdns.pkg.upstream import datagram, errors, health, message, transport
 from kdns.pkg.upstream.metrics import METRICS
 
 
@@ -29,6 +29,7 @@ class Proxy:
         self.server_name = server_name
         #: Health checks failed in a row; reset by the first one that gets a reply.
         self.fails = 0
+        self._to = str(addr)
         self.pools = {transport.TCP: transport.Pool(expire), transport.TLS: transport.Pool(expire)}
         self.health = health.Checker(self, health_options or health.HealthOptions())
         self.closed = False
@@ -50,53 +51,41 @@ class Proxy:
     async def exchange(self, template: bytes, *, proto: str, timeout: float) -> transport.Reply:
         """Send the query ``template`` (no ID) over ``proto`` (TLS upstreams always use TLS).
 
-        :raises errors.UpstreamError: when no reply came within ``timeout`` seconds.
+        :raises errors.UpstreamError: when no reply came within ``timeout`` seconds;
+            `errors.Busy` or `errors.Exhausted` when kdns had no socket for it.
         """
         start = time.monotonic()
-        if self.tls is not None:
-            reply = await self._stream(template, transport.TLS, timeout)
-        elif proto == transport.TCP:
-            reply = await self._stream(template, transport.TCP, timeout)
-        else:
-            reply = await transport.exchange_udp(self.addr, template, timeout=timeout)
+        try:
+            if self.tls is not None:
+                reply = await self._stream(template, transport.TLS, timeout)
+            elif proto == transport.TCP:
+                reply = await self._stream(template, transport.TCP, timeout)
+            else:
+                reply = await datagram.exchange(self.addr, template, timeout=timeout)
+        except errors.Busy:
+            METRICS.socket_failures["busy"] += 1
+            raise
+        except errors.Exhausted:
+            METRICS.socket_failures["descriptors"] += 1
+            raise
         code = message.rcode(reply.data)
         METRICS.request(
             self.name,
-            str(self.addr),
+            self._to,
             wire.RCODE_NAMES.get(code, str(code)),
             time.monotonic() - start,
         )
         return reply
 
     async def _stream(self, template: bytes, proto: str, timeout: float) -> transport.Reply:
-        pool = self.pools[proto]
-        key = (self.name, str(self.addr), proto)
-        deadline = time.monotonic() + timeout
-        while True:
-            conn = pool.get()
-            cached = conn is not None
-            if conn is None:
-                METRICS.conn_cache_misses[key] += 1
-                conn = await transport.connect(
-                    self.addr,
-                    timeout=max(deadline - time.monotonic(), 0.001),
-                    tls=self.tls,
-                    server_name=self.server_name,
-                )
-            else:
-                METRICS.conn_cache_hits[key] += 1
-            try:
-                reply = await conn.exchange(
-                    template, timeout=max(deadline - time.monotonic(), 0.001), cached=cached
-                )
-            except errors.CachedClosed:
-                conn.close()
-                continue
-            except BaseException:
-                conn.close()
-                raise
-            pool.put(conn)
-            return reply
+        return await self.pools[proto].exchange(
+            self._connect, template, timeout=timeout, key=(self.name, self._to, proto)
+        )
+
+    async def _connect(self, timeout: float) -> transport.StreamConn:
+        return await transport.connect(
+            self.addr, timeout=timeout, tls=self.tls, server_name=self.server_name
+        )
 
     def close(self) -> None:
         """Stop health checks and close pooled connections (the configuration was unloaded)."""

@@ -12,6 +12,9 @@ This follows CoreDNS's ``Forward.ServeDNS``:
   tried anyway, or with ``failfast_all_unhealthy_upstreams`` the answer is SERVFAIL at once.
 - SERVFAIL comes only when no attempt got a reply; its error is the last failure, which the
   errors plugin logs as ``2 NAME. TYPE: read udp SRC->DST: i/o timeout``.
+- An attempt that found no free socket under kdns's caps (`errors.Busy`) moves on to the next
+  upstream without starting health checks; one for which kdns could not open a socket at all
+  (`errors.Exhausted`, out of descriptors) ends the query with SERVFAIL at once.
 - The protocol upstream is the client's, TCP with ``force_tcp``, UDP with ``prefer_udp``. A
   truncated reply goes to the client as it is (TC set, so it retries over TCP), except with
   ``prefer_udp``, where forward retries over TCP itself.
@@ -152,6 +155,14 @@ class Forward:
                     reply = await proxy.exchange(
                         template, proto=transport.TCP, timeout=min(options.read_timeout, remaining)
                     )
+            except errors.Exhausted as err:
+                error = err  # kdns is out of sockets: no other upstream would fare better
+                break
+            except errors.Busy as err:
+                error = err  # kdns's own cap, not the upstream's failure: no health check
+                if down < count:
+                    continue
+                break
             except errors.UpstreamError as err:
                 error = err
                 proxy.healthcheck()

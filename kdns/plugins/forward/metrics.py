@@ -8,6 +8,11 @@ connection reuse) live with the proxies in `kdns.pkg.upstream.metrics`, as CoreD
 |---|---|
 | ``healthcheck_broken`` | ``coredns_forward_healthcheck_broken_total`` |
 | ``max_concurrent_rejects`` | ``coredns_forward_max_concurrent_rejects_total`` |
+
+kdns adds two of its own for the socket caps of `kdns.pkg.upstream.limits`:
+``kdns_forward_sockets{to, proto}`` (a gauge: UDP queries in flight, TCP and TLS connections open)
+and ``kdns_forward_socket_failures_total{reason}`` (attempts that got no socket: ``busy`` at the
+caps, ``descriptors`` when the process ran out).
 """
 
 from __future__ import annotations
@@ -67,6 +72,17 @@ def export() -> None:
         "Counter of the number of queries rejected because the concurrent queries were at maximum.",
         (),
     )
+    sockets = metrics.family(
+        "kdns_forward_sockets",
+        "Sockets to upstreams open now: UDP queries in flight, TCP and TLS connections.",
+        ("to", "proto"),
+        kind="gauge",
+    )
+    socket_failures = metrics.family(
+        "kdns_forward_socket_failures_total",
+        "Upstream attempts that got no socket: busy (kdns's caps) or descriptors (none left).",
+        ("reason",),
+    )
     proxy.METRICS.observers.append(
         lambda name, to, rcode, seconds: duration.observe((name, to, rcode), seconds)
     )
@@ -78,6 +94,10 @@ def export() -> None:
             hits.set(key, value)
         for key, value in proxy.METRICS.conn_cache_misses.items():
             misses.set(key, value)
+        for (addr, proto), value in list(proxy.METRICS.sockets.items()):
+            sockets.set((str(addr), proto), value)
+        for reason, value in proxy.METRICS.socket_failures.items():
+            socket_failures.set((reason,), value)
         broken.set((), METRICS.healthcheck_broken)
         rejects.set((), METRICS.max_concurrent_rejects)
 

@@ -7,7 +7,7 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dns.message
@@ -33,9 +33,16 @@ PROBE_BLOCK = "invalid:{port} {\n    whoami\n}\n"
 
 
 @contextlib.contextmanager
-def serve(corefile: str, *, files: dict[str, str] | None = None) -> Iterator[kdnsproc.Server]:
+def serve(
+    corefile: str,
+    *,
+    files: dict[str, str] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> Iterator[kdnsproc.Server]:
     """A kdns child serving ``corefile`` (``{port}`` is its own port) on 127.0.0.1."""
-    with kdnsproc.serve(corefile + PROBE_BLOCK, files=files, env=child_env()) as server:
+    with kdnsproc.serve(
+        corefile + PROBE_BLOCK, files=files, env=child_env(), preexec_fn=preexec_fn
+    ) as server:
         yield server
 
 
