@@ -103,8 +103,22 @@ class Controller:
     def zones(self) -> tuple[str, ...]:
         return self.config.zones
 
-    def add_plugin(self, factory: plugin.PluginFactory) -> None:
-        self.config.factories.append((self.directive.name, factory))
+    def add_plugin(
+        self,
+        factory: plugin.PluginFactory,
+        *,
+        before: Callable[[plugin.PluginFactory], bool] | None = None,
+    ) -> None:
+        """Add this directive's handler to the chain, after those of earlier directives; with
+        ``before``, ahead of the first earlier line of the same directive it holds for (how
+        several ``forward`` lines order themselves by zone)."""
+        entry = (self.directive.name, factory)
+        if before is not None:
+            for i, (name, other) in enumerate(self.config.factories):
+                if name == self.directive.name and before(other):
+                    self.config.factories.insert(i, entry)
+                    return
+        self.config.factories.append(entry)
 
     def on_startup(self, hook: Hook) -> None:
         self.hooks.startup.append(hook)

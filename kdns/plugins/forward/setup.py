@@ -12,7 +12,7 @@ import os
 import ssl
 from dataclasses import dataclass, field, replace
 
-from kdns import config, corefile, wire
+from kdns import config, corefile, plugin, wire
 from kdns.pkg import duration, fall, resolvconf
 from kdns.pkg.upstream import health, transport
 from kdns.pkg.upstream.proxy import Proxy
@@ -80,18 +80,43 @@ class Options:
         )
 
 
+class _Factory:
+    """One ``forward`` line's handler factory, which knows the zone it forwards."""
+
+    def __init__(self, options: Options, proxies: list[Proxy]) -> None:
+        self.options = options
+        self.proxies = proxies
+
+    def __call__(self, next: plugin.Handler) -> Forward:
+        options = self.options
+        return Forward(next, options, self.proxies, policy.named(options.policy))
+
+
 def setup(d: corefile.Directive, c: config.Controller) -> None:
-    c.once_per_block()
+    """Several ``forward`` lines in a block each forward their own zone, with their own
+    upstreams, health checks and options; a query goes to the line with the most specific zone
+    holding it (the others pass it on)."""
     options = parse(d)
     proxies = build_proxies(options, d)
     forward_metrics.export()
-    c.add_plugin(lambda next: Forward(next, options, proxies, policy.named(options.policy)))
+    factory = _Factory(options, proxies)
+    c.add_plugin(
+        factory,
+        before=lambda other: (
+            isinstance(other, _Factory)
+            and _labels(other.options.from_zone) < _labels(options.from_zone)
+        ),
+    )
 
     async def close() -> None:
         for proxy in proxies:
             proxy.close()
 
     c.on_cleanup(close)
+
+
+def _labels(zone: str) -> int:
+    return 0 if zone == "." else zone.rstrip(".").count(".") + 1
 
 
 def parse(d: corefile.Directive) -> Options:

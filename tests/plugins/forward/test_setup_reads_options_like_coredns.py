@@ -128,10 +128,18 @@ def test_errors_name_the_line(body: str, line: int, reason: str) -> None:
     assert str(info.value).startswith(f"plugin/forward: Corefile:{line} - Error during parsing: ")
 
 
-def test_only_once_per_server_block() -> None:
-    blocks = corefile.parse(". {\n forward . 10.0.0.1\n forward . 10.0.0.2\n}\n")
-    with pytest.raises(CorefileError, match="can only be used once per server block"):
-        config.load(blocks)
+def test_several_forwards_chain_most_specific_zone_first() -> None:
+    blocks = corefile.parse(
+        ". {\n forward . 10.0.0.1\n forward a.corp.test 10.0.0.3\n"
+        " forward corp.test 10.0.0.2\n whoami\n}\n"
+    )
+    chain = config.load(blocks).servers[0].handler
+    zones = []
+    while getattr(chain, "name", "") == "forward":
+        zones.append(chain.options.from_zone)  # type: ignore[attr-defined]
+        chain = chain.next  # type: ignore[attr-defined]
+    assert zones == ["a.corp.test.", "corp.test.", "."]
+    assert chain.name == "whoami"
 
 
 def test_tls_files_must_be_readable() -> None:
