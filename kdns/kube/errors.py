@@ -79,15 +79,6 @@ _BY_STATUS: dict[int, type[APIError]] = {
 }
 
 
-def too_large_resource_version(err: BaseException) -> bool:
-    """The API server has not reached the resourceVersion asked for, as after an etcd restore
-    (client-go's ``isTooLargeResourceVersionError``): a 504 Timeout "Too large resource
-    version". Waiting does not help when the revision went backwards; a relist does."""
-    return isinstance(err, APIError) and (
-        err.status == 504 and "too large resource version" in err.message.lower()
-    )
-
-
 def _truncate(message: str) -> str:
     message = " ".join(message.split())
     if len(message) > MAX_MESSAGE:

@@ -61,16 +61,6 @@ class WatchState:
     resource_version: str | None = None
     #: ``list`` or ``watch``: what the loop was doing when an error came (for messages).
     verb: str = "list"
-    #: The revision of the last completed list (to tell a server that went back in time).
-    last_listed: str | None = None
-
-
-def _older(revision: str | None, than: str | None) -> bool:
-    """True when both are etcd revisions (decimal) and ``revision`` is lower. resourceVersions
-    are opaque to clients; only this comparison, for a warning, looks inside them."""
-    if not (revision and than and revision.isdigit() and than.isdigit()):
-        return False
-    return int(revision) < int(than)
 
 
 class Backoff:
@@ -210,15 +200,6 @@ async def continuous_watch(
         state.resource_version = await relist(
             api, resource, sink, params=params, page_size=settings.page_size
         )
-        if _older(state.resource_version, state.last_listed):
-            logger.warning(
-                "plugin/kubernetes: resourceVersion of %s went back from %s to %s (the API "
-                "server was restored from a backup?); the cache follows the list",
-                resource.qualified,
-                state.last_listed,
-                state.resource_version,
-            )
-        state.last_listed = state.resource_version
         sink.mark_synced()
         on_progress()
     path = resource.path()
@@ -249,11 +230,6 @@ async def continuous_watch(
             )
             state.resource_version = None
             return
-        except errors.APIError as err:
-            if not errors.too_large_resource_version(err):
-                raise
-            _going_back(resource, state, err)
-            return
         except errors.StreamStalled as err:
             logger.warning(
                 "plugin/kubernetes: watch of %s stalled (%s); watching again from %s",
@@ -277,19 +253,6 @@ async def continuous_watch(
             raise errors.KubeError(f"watch of {resource.qualified} ended immediately")
 
 
-def _going_back(resource: resources.Resource, state: WatchState, err: errors.APIError) -> None:
-    """The server is behind the revision we hold: restored from an etcd backup (or a new
-    cluster behind the same address). Objects may have come back or gone: relist."""
-    logger.warning(
-        "plugin/kubernetes: the API server is behind resourceVersion %s of %s (%s): restored "
-        "from a backup? relisting",
-        state.resource_version,
-        resource.qualified,
-        err.message,
-    )
-    state.resource_version = None
-
-
 def _apply(
     resource: resources.Resource, sink: store.Sink, state: WatchState, event: objects.RawEvent
 ) -> bool:
@@ -309,9 +272,6 @@ def _apply(
                 err.message or "410 Gone",
             )
             state.resource_version = None
-            return False
-        if errors.too_large_resource_version(err):
-            _going_back(resource, state, err)
             return False
         raise err
     if kind in ("ADDED", "MODIFIED"):

@@ -13,10 +13,6 @@ What it imitates, and why each matters to a watching client:
   an unset or ``"0"`` resourceVersion it first sends synthetic ADDED events for the current
   state. A compacted resourceVersion gives a 200 stream whose only event is an ERROR with a 410
   Expired Status (what the real server does), or an HTTP 410 when :attr:`expired_as_http` is set.
-* A watch from a resourceVersion newer than the server's (after :meth:`restore` of an etcd
-  backup) waits up to :attr:`too_large_wait` seconds for the revision to be reached, then gets
-  an HTTP 504 Timeout Status "Too large resource version" with the cause
-  ``ResourceVersionTooLarge``, as the real watch cache answers.
   ``allowWatchBookmarks`` gives BOOKMARK events every :attr:`bookmark_interval` seconds;
   ``timeoutSeconds`` closes the stream cleanly. With selectors, an object that stops matching is
   sent as DELETED and one that starts matching as ADDED, as the real watch cache does.
@@ -187,8 +183,6 @@ class FakeAPIServer:
         self.requests: list[Request] = []
         self.rv = 1
         self._compacted_rv = 1
-        #: Seconds a watch from a future revision waits before 504 (the real server: 3 s).
-        self.too_large_wait = 3.0
         self._objects: dict[str, dict[Key, Obj]] = {plural: {} for plural in KINDS}
         self._history: list[_Record] = []
         self._history_rvs: list[int] = []
@@ -258,22 +252,6 @@ class FakeAPIServer:
             self._forbidden.add(plural)
         else:
             self._forbidden.discard(plural)
-
-    def backup(self) -> tuple[int, dict[str, dict[Key, Obj]]]:
-        """An etcd snapshot: the revision and every object as they are now."""
-        return self.rv, copy.deepcopy(self._objects)
-
-    def restore(self, snapshot: tuple[int, dict[str, dict[Key, Obj]]]) -> None:
-        """Restore an etcd backup: the revision goes back to the snapshot's, objects are the
-        snapshot's, and the history starts over (the restarted watch cache has none). Open
-        watches are cut, as the API server restarts."""
-        rv, objects = snapshot
-        self.rv = rv
-        self._objects = copy.deepcopy(objects)
-        self._compacted_rv = rv
-        self._history.clear()
-        self._history_rvs.clear()
-        self.drop_watches()
 
     def compact(self) -> None:
         """Forget the history: watches and continue tokens from older revisions get 410."""
@@ -504,19 +482,6 @@ class FakeAPIServer:
             details["group"] = kind.group
         return _status(403, "Forbidden", message, details)
 
-    def _too_large(self, rv: int) -> Obj:
-        return _status(
-            504,
-            "Timeout",
-            f"Too large resource version: {rv}, current: {self.rv}",
-            {
-                "causes": [
-                    {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
-                ],
-                "retryAfterSeconds": 1,
-            },
-        )
-
     def _expired(self, rv: int) -> Obj:
         return _status(410, "Expired", f"too old resource version: {rv} ({self._compacted_rv})")
 
@@ -613,12 +578,6 @@ class FakeAPIServer:
         expired = start_rv != 0 and start_rv < self._compacted_rv
         if expired and self.expired_as_http:
             return _json(410, self._expired(start_rv))
-        if start_rv > self.rv:
-            waited = time.monotonic() + self.too_large_wait
-            while start_rv > self.rv and time.monotonic() < waited:
-                await asyncio.sleep(0.02)
-            if start_rv > self.rv:
-                return _json(504, self._too_large(start_rv))
         timeout = float(query.get("timeoutSeconds") or 1800)
         deadline = time.monotonic() + timeout
         bookmarks = query.get("allowWatchBookmarks") == "true"
