@@ -52,3 +52,21 @@ def test_privileged_port_without_capability(tmp_path: Path) -> None:
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1, out.stderr
     assert "CAP_NET_BIND_SERVICE" in lines[0] and "ip_unprivileged_port_start" in lines[0]
+
+
+def test_kubernetes_source_that_cannot_load_blames_its_line(tmp_path: Path) -> None:
+    corefile = tmp_path / "Corefile"
+    corefile.write_text(
+        f".:{kdnsproc.free_port()} {{\n"
+        "    bind 127.0.0.1\n"
+        "    kubernetes cluster.local {\n"
+        "        kubeconfig /nonexistent/kubeconfig\n"
+        "    }\n"
+        "}\n"
+    )
+    out = run(corefile)
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith(f"plugin/kubernetes: {corefile}:4 - Error during parsing: "), lines
+    assert "/nonexistent/kubeconfig" in lines[0]
