@@ -1,4 +1,9 @@
-"""A throwaway CA with a server certificate for 127.0.0.1 and a client certificate."""
+"""A throwaway CA with a server certificate for 127.0.0.1 and a client certificate.
+
+The certificates carry what RFC 5280 asks of a CA and its leaves (Subject and Authority Key
+Identifiers, critical basic constraints, key usage), so that they pass the strict X.509
+checks of Python 3.13's default context (``VERIFY_X509_STRICT``); kdns verifies strictly.
+"""
 
 from __future__ import annotations
 
@@ -49,7 +54,22 @@ def _write_cert(path: Path, cert: x509.Certificate) -> Path:
     return path
 
 
-def make_bundle(directory: Path) -> Bundle:
+def _leaf_usage(server: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=server,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def make_bundle(directory: Path, *, dns_names: tuple[str, ...] = ()) -> Bundle:
+    """Write the CA and both key pairs; the server certificate names 127.0.0.1 and ``dns_names``."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
@@ -90,16 +110,17 @@ def make_bundle(directory: Path) -> Bundle:
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=1))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(_leaf_usage(server), critical=True)
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
             )
         )
         if server:
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                critical=False,
-            )
+            names: list[x509.GeneralName] = [x509.DNSName(name) for name in dns_names]
+            names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         return key, builder.sign(ca_key, hashes.SHA256())
 
     server_key, server_cert = leaf("kube-apiserver", ExtendedKeyUsageOID.SERVER_AUTH, True)
