@@ -28,10 +28,14 @@ class StreamStalled(KubeError):
 class APIError(KubeError):
     """The API server answered with an error status."""
 
-    def __init__(self, message: str = "", *, status: int, reason: str = "") -> None:
+    def __init__(
+        self, message: str = "", *, status: int, reason: str = "", causes: tuple[str, ...] = ()
+    ) -> None:
         self.status = status
         self.reason = reason
         self.message = _truncate(message)
+        #: The ``reason`` of each ``details.causes`` entry of the Status.
+        self.causes = causes
         super().__init__(
             f"{status} {reason or 'Error'}: {self.message}" if self.message else str(status)
         )
@@ -69,6 +73,18 @@ class TooManyRequests(APIClientError):
     """429: priority and fairness throttled us; retry later."""
 
 
+def is_too_large_resource_version(err: APIError) -> bool:
+    """The server has not reached the revision we asked for, as client-go's reflector tests it.
+
+    A watch cache answers 504 ``Timeout`` with the ``ResourceVersionTooLarge`` cause (servers
+    before 1.17 only put "Too large resource version" in the message). After an etcd restore
+    the revision went backwards and may never reach ours: only a fresh list recovers.
+    """
+    if "ResourceVersionTooLarge" in err.causes:
+        return True
+    return err.reason == "Timeout" and "Too large resource version" in err.message
+
+
 _BY_STATUS: dict[int, type[APIError]] = {
     400: BadRequest,
     401: Unauthorized,
@@ -93,16 +109,21 @@ def from_status(status: int, payload: Any) -> APIError:
     :param payload: the decoded JSON body; only a ``kind: Status`` body contributes its message.
     """
     message, reason = "", ""
+    causes: tuple[str, ...] = ()
     if isinstance(payload, dict) and payload.get("kind") == "Status":
         message = str(payload.get("message") or "")
         reason = str(payload.get("reason") or "")
+        details = payload.get("details")
+        listed = details.get("causes") if isinstance(details, dict) else None
+        if isinstance(listed, list):
+            causes = tuple(str(c.get("reason") or "") for c in listed[:8] if isinstance(c, dict))
         code = payload.get("code")
         if isinstance(code, int) and code >= 400:
             status = code
     cls = _BY_STATUS.get(status)
     if cls is None:
         cls = APIServerError if status >= 500 else APIClientError if status >= 400 else APIError
-    return cls(message, status=status, reason=reason)
+    return cls(message, status=status, reason=reason, causes=causes)
 
 
 def from_body(status: int, body: bytes) -> APIError:

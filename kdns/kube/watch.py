@@ -7,13 +7,22 @@
 * :func:`continuous_watch` lists (paged) and reconciles into the store, then watches from the
   list's resourceVersion with bookmarks, advancing the resourceVersion on every event and
   bookmark and re-watching from it whenever a stream ends. It returns only when the
-  resourceVersion has expired (410), which means events were lost: the caller relists.
+  resourceVersion has expired (410), which means events were lost, or has gone backwards: the
+  caller relists.
 * :func:`infinite_watch` never ends: it retries after errors with capped, jittered exponential
   backoff, reloads credentials after a 401 and reports each problem once per change of state.
 
 The resourceVersion lives in a :class:`WatchState` owned by the infinite loop, so a dropped
 connection or a restarted API server resumes the watch from the last revision without a relist;
-only a 410 forces one.
+only a 410 or a revision that went backwards forces one.
+
+A revision goes backwards when etcd is restored from a backup without bumping its revision.
+Our last revision is then newer than anything the server has, and a watch from it never
+delivers the restored state: etcd (and older watch caches) wait for that revision, so the
+stream stays silent; newer watch caches answer 504 "Too large resource version". Both are
+detected, as is an event or list whose revision is lower than one already seen, and lead to a
+relist that reconciles the store as after a 410. A silent stream is told apart from a dead
+connection by asking the server for its current revision (a one-item list).
 """
 
 from __future__ import annotations
@@ -61,6 +70,25 @@ class WatchState:
     resource_version: str | None = None
     #: ``list`` or ``watch``: what the loop was doing when an error came (for messages).
     verb: str = "list"
+    #: The newest revision ever seen, kept across relists to notice one that goes back.
+    newest: str | None = None
+
+    def advance(self, revision: str) -> None:
+        self.resource_version = revision
+        if self.newest is None or not is_older(self.newest, revision):
+            self.newest = revision
+
+
+def is_older(revision: str, than: str) -> bool:
+    """True when ``revision`` is numerically lower than ``than``.
+
+    resourceVersions are opaque to clients, but every API server backed by etcd hands out
+    etcd's revision, a growing integer; anything else is never called older.
+    """
+    try:
+        return int(revision) < int(than)
+    except ValueError:
+        return False
 
 
 class Backoff:
@@ -197,9 +225,17 @@ async def continuous_watch(
     rng = rng or random.Random()
     if state.resource_version is None:
         state.verb = "list"
-        state.resource_version = await relist(
-            api, resource, sink, params=params, page_size=settings.page_size
-        )
+        listed = await relist(api, resource, sink, params=params, page_size=settings.page_size)
+        if state.newest is not None and is_older(listed, state.newest):
+            logger.warning(
+                "plugin/kubernetes: resourceVersion of %s went back from %s to %s "
+                "(API server restored from a backup?); cache reconciled with the new list",
+                resource.qualified,
+                state.newest,
+                listed,
+            )
+            state.newest = None
+        state.advance(listed)
         sink.mark_synced()
         on_progress()
     path = resource.path()
@@ -230,7 +266,16 @@ async def continuous_watch(
             )
             state.resource_version = None
             return
+        except errors.APIError as err:
+            if not errors.is_too_large_resource_version(err):
+                raise
+            _went_back(resource, state, err.message or "too large resource version")
+            return
         except errors.StreamStalled as err:
+            current = await _current_revision(api, path, params)
+            if is_older(current, state.resource_version):
+                _went_back(resource, state, f"the server is at {current}")
+                return
             logger.warning(
                 "plugin/kubernetes: watch of %s stalled (%s); watching again from %s",
                 resource.qualified,
@@ -253,10 +298,27 @@ async def continuous_watch(
             raise errors.KubeError(f"watch of {resource.qualified} ended immediately")
 
 
+async def _current_revision(api: kclient.Client, path: str, params: Mapping[str, str]) -> str:
+    """The server's current revision: that of a consistent one-item list."""
+    body = await api.get_json(path, {**params, "limit": "1"})
+    return str((body.get("metadata") or {}).get("resourceVersion") or "")
+
+
+def _went_back(resource: resources.Resource, state: WatchState, why: str) -> None:
+    logger.warning(
+        "plugin/kubernetes: watch of %s cannot resume from resourceVersion %s (%s; "
+        "API server restored from a backup?); relisting",
+        resource.qualified,
+        state.resource_version,
+        why,
+    )
+    state.resource_version = None
+
+
 def _apply(
     resource: resources.Resource, sink: store.Sink, state: WatchState, event: objects.RawEvent
 ) -> bool:
-    """Apply one event; False when the stream reported that our revision expired."""
+    """Apply one event; False when our revision expired or went back: the caller relists."""
     kind = event.get("type")
     obj = event.get("object") or {}
     if kind == "ERROR":
@@ -274,11 +336,7 @@ def _apply(
             state.resource_version = None
             return False
         raise err
-    if kind in ("ADDED", "MODIFIED"):
-        sink.upsert(obj)
-    elif kind == "DELETED":
-        sink.delete(obj)
-    elif kind != "BOOKMARK":
+    if kind not in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK"):
         logger.warning(
             "plugin/kubernetes: ignoring unknown watch event type %r for %s",
             kind,
@@ -286,8 +344,15 @@ def _apply(
         )
         return True
     revision = (obj.get("metadata") or {}).get("resourceVersion")
+    if revision and state.resource_version and is_older(str(revision), state.resource_version):
+        _went_back(resource, state, f"an event came at {revision}")
+        return False
+    if kind in ("ADDED", "MODIFIED"):
+        sink.upsert(obj)
+    elif kind == "DELETED":
+        sink.delete(obj)
     if revision:
-        state.resource_version = revision
+        state.advance(str(revision))
     return True
 
 

@@ -18,9 +18,16 @@ What it imitates, and why each matters to a watching client:
   sent as DELETED and one that starts matching as ADDED, as the real watch cache does.
 * Bearer-token authentication (401 Status) and per-resource RBAC denial (403 Status with the
   real message).
+* Restore from an etcd backup (:meth:`backup`, :meth:`restore`): the objects and the revision
+  go back to the snapshot's, so resourceVersions go backwards. A watch from a revision newer
+  than the server's current one does what the real server does: by default it hangs (etcd and
+  the watch cache wait for that revision; no events and no bookmarks, since bookmarks never go
+  below the watcher's revision); with :attr:`too_large_as_http` it answers, after
+  :attr:`too_large_wait` seconds, the watch cache's HTTP 504 ``Timeout`` Status "Too large
+  resource version" with the ``ResourceVersionTooLarge`` cause.
 
 Test controls are plain methods: :meth:`create`, :meth:`update`, :meth:`delete`,
-:meth:`compact`, :meth:`set_token`, :meth:`forbid`, :meth:`drop_watches`,
+:meth:`compact`, :meth:`backup`, :meth:`restore`, :meth:`set_token`, :meth:`forbid`, :meth:`drop_watches`,
 :meth:`stall_watches`, :meth:`restart`, :meth:`write_kubeconfig`, and :attr:`requests`.
 """
 
@@ -122,6 +129,14 @@ class _Record:
     prev: Obj | None
 
 
+@dataclasses.dataclass(frozen=True)
+class Backup:
+    """An etcd snapshot: every object and the revision at the time it was taken."""
+
+    rv: int
+    objects: dict[str, dict[Key, Obj]]
+
+
 @dataclasses.dataclass(eq=False)
 class _Watch:
     plural: str
@@ -163,6 +178,9 @@ class FakeAPIServer:
     :param bookmark_interval: seconds between BOOKMARK events on watches that allow them.
     :param expired_as_http: answer a watch from a compacted resourceVersion with HTTP 410
         instead of a 200 stream carrying one ERROR event.
+    :param too_large_as_http: answer a watch from a resourceVersion newer than the current one
+        with HTTP 504 "Too large resource version" after :attr:`too_large_wait` seconds (the
+        watch cache's answer) instead of a stream that waits for that revision (etcd's).
     """
 
     def __init__(
@@ -171,6 +189,8 @@ class FakeAPIServer:
         token: str | None = DEFAULT_TOKEN,
         bookmark_interval: float = 1.0,
         expired_as_http: bool = False,
+        too_large_as_http: bool = False,
+        too_large_wait: float = 3.0,
         host: str = "127.0.0.1",
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
@@ -178,6 +198,9 @@ class FakeAPIServer:
         self.ssl_context = ssl_context
         self.bookmark_interval = bookmark_interval
         self.expired_as_http = expired_as_http
+        self.too_large_as_http = too_large_as_http
+        #: How long the watch cache waits for a too-new revision before answering 504 (3 s).
+        self.too_large_wait = too_large_wait
         self.host = host
         self.port = 0
         self.requests: list[Request] = []
@@ -256,6 +279,25 @@ class FakeAPIServer:
     def compact(self) -> None:
         """Forget the history: watches and continue tokens from older revisions get 410."""
         self._compacted_rv = self.rv
+        self._history.clear()
+        self._history_rvs.clear()
+        self._notify()
+
+    def backup(self) -> Backup:
+        """Take an etcd snapshot (``etcdctl snapshot save``)."""
+        return Backup(self.rv, copy.deepcopy(self._objects))
+
+    def restore(self, backup: Backup) -> None:
+        """Restore etcd from ``backup`` without bumping the revision: the revision goes back.
+
+        Objects created since the backup are gone, deleted ones are back, and new writes get
+        resourceVersions that were already handed out before. The history before the backup is
+        not kept (as if compacted at the snapshot's revision). Restoring means restarting the
+        API server, so call it between :meth:`stop` and :meth:`start`.
+        """
+        self.rv = backup.rv
+        self._objects = copy.deepcopy(backup.objects)
+        self._compacted_rv = backup.rv
         self._history.clear()
         self._history_rvs.clear()
         self._notify()
@@ -485,6 +527,12 @@ class FakeAPIServer:
     def _expired(self, rv: int) -> Obj:
         return _status(410, "Expired", f"too old resource version: {rv} ({self._compacted_rv})")
 
+    def _too_large(self, rv: int) -> Obj:
+        # apimachinery's NewTooLargeResourceVersionError: a NewTimeoutError with a cause.
+        message = f"Timeout: Too large resource version: {rv}, current: {self.rv}"
+        cause = {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
+        return _status(504, "Timeout", message, {"causes": [cause], "retryAfterSeconds": 1})
+
     def _list(
         self, kind: Kind, selected: Callable[[Obj], bool], query: dict[str, str]
     ) -> web.Response:
@@ -578,6 +626,13 @@ class FakeAPIServer:
         expired = start_rv != 0 and start_rv < self._compacted_rv
         if expired and self.expired_as_http:
             return _json(410, self._expired(start_rv))
+        if start_rv > self.rv and self.too_large_as_http:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.too_large_wait):
+                    while start_rv > self.rv:
+                        await self._wakeup.wait()
+            if start_rv > self.rv:
+                return _json(504, self._too_large(start_rv))
         timeout = float(query.get("timeoutSeconds") or 1800)
         deadline = time.monotonic() + timeout
         bookmarks = query.get("allowWatchBookmarks") == "true"
@@ -615,18 +670,21 @@ class FakeAPIServer:
                     upto = self.rv
                     for line in list(self._pending(kind, selected, position, upto)):
                         await response.write(line)
-                    position = upto
+                    # A watch from a revision not reached yet stays there (waits for it).
+                    position = max(position, upto)
                     now = time.monotonic()
                     if now >= deadline:
                         break
                     if bookmarks and now >= next_bookmark:
-                        bookmark = {
-                            "kind": kind.kind,
-                            "apiVersion": kind.api_version,
-                            "metadata": {"resourceVersion": str(position)},
-                        }
-                        line = json.dumps({"type": "BOOKMARK", "object": bookmark}).encode()
-                        await response.write(line + b"\n")
+                        # Bookmarks never go below the watcher's revision: none while waiting.
+                        if position <= self.rv:
+                            bookmark = {
+                                "kind": kind.kind,
+                                "apiVersion": kind.api_version,
+                                "metadata": {"resourceVersion": str(position)},
+                            }
+                            line = json.dumps({"type": "BOOKMARK", "object": bookmark}).encode()
+                            await response.write(line + b"\n")
                         next_bookmark = now + self.bookmark_interval
                 transport = request.transport
                 if transport is None or transport.is_closing():

@@ -140,3 +140,30 @@ async def test_restart_keeps_the_port_and_the_data(api, http):
     assert api.port == port
     async with http.get("/api/v1/services") as response:
         assert len((await response.json())["items"]) == 1
+
+
+async def test_a_restore_rewinds_the_revision_and_too_new_watches_wait_or_get_504(api, http):
+    api.create(fake.service("kept"))
+    backup = api.backup()
+    api.create(fake.service("lost"))
+    newest = api.rv
+    api.restore(backup)
+    async with http.get("/api/v1/services") as response:
+        body = await response.json()
+    assert [i["metadata"]["name"] for i in body["items"]] == ["kept"]
+    assert int(body["metadata"]["resourceVersion"]) < newest
+
+    # etcd waits for the revision: the stream stays silent, not even a bookmark.
+    params = {"watch": "1", "allowWatchBookmarks": "true", "timeoutSeconds": "1"}
+    async with http.get("/api/v1/services", params={**params, "resourceVersion": str(newest)}) as r:
+        assert r.status == 200
+        assert await events(r) == []
+
+    # The watch cache gives up after a while with apimachinery's "Too large resource version".
+    api.too_large_as_http = True
+    api.too_large_wait = 0.1
+    async with http.get("/api/v1/services", params={**params, "resourceVersion": str(newest)}) as r:
+        status = await r.json()
+    assert (r.status, status["code"], status["reason"]) == (504, 504, "Timeout")
+    assert "Too large resource version" in status["message"]
+    assert status["details"]["causes"][0]["reason"] == "ResourceVersionTooLarge"

@@ -215,5 +215,23 @@ def test_kubernetes_credentials_are_checked_at_their_corefile_line(
     assert out.returncode == 1
     (line,) = out.stderr.splitlines()
     assert line.startswith(
-        f"plugin/kubernetes: {tmp_path / 'Corefile'}:3 - Error during parsing: {reason}"
+        f"plugin/kubernetes: {tmp_path / 'Corefile'}:4 - Error during parsing: {reason}"
     ), line
+
+
+def test_kubernetes_source_that_cannot_load_blames_its_line(tmp_path: Path) -> None:
+    corefile = tmp_path / "Corefile"
+    corefile.write_text(
+        f".:{kdnsproc.free_port()} {{\n"
+        "    bind 127.0.0.1\n"
+        "    kubernetes cluster.local {\n"
+        "        kubeconfig /nonexistent/kubeconfig\n"
+        "    }\n"
+        "}\n"
+    )
+    out = run(corefile)
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith(f"plugin/kubernetes: {corefile}:4 - Error during parsing: "), lines
+    assert "/nonexistent/kubeconfig" in lines[0]

@@ -6,7 +6,7 @@ import dataclasses
 import ipaddress
 import logging
 
-from kdns import config, corefile
+from kdns import config, corefile, errors
 from kdns.kube import client as kclient
 from kdns.kube import controller as kcontroller
 from kdns.pkg import duration, fall
@@ -162,15 +162,17 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
     c.once_per_block()
     options = parse(d, c)
     try:
+        # Files are checked now, so -validate and a reload see them; credentials that need
+        # running something (exec plugins) or the in-cluster environment load at start.
         kclient.check_files(options.kube.source)
     except kclient.ConfigLoadError as err:
-        raise d.error(str(err)) from None
+        raise _source_line(d).error(str(err)) from None
     caches = c.shared("kubernetes", _Caches)
     ctl = caches.controllers.get(options.kube)
     if ctl is None:
         ctl = caches.controllers[options.kube] = kcontroller.Controller(options.kube)
         ctl.store.on_trigger_time = programming.recorder(ctl.store)
-        c.on_startup(_starter(ctl, options.startup_timeout))
+        c.on_startup(_starter(ctl, options.startup_timeout, _source_line(d)))
         c.on_cleanup(ctl.stop)
     synthesizer = records.Synthesizer(ctl.store, options.settings)
     handlers: list[Kubernetes] = []
@@ -194,9 +196,25 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
     c.on_cleanup(close)
 
 
-def _starter(ctl: kcontroller.Controller, startup_timeout: float) -> config.Hook:
+def _source_line(d: corefile.Directive) -> corefile.Directive:
+    """The line that names where the API connection settings come from (blamed for them)."""
+    for wanted in ("kubeconfig", "endpoint", "tls"):
+        for o in d.block:
+            if o.name == wanted:
+                return o
+    return d
+
+
+def _starter(
+    ctl: kcontroller.Controller, startup_timeout: float, source: corefile.Directive
+) -> config.Hook:
     async def start() -> None:
-        await ctl.start()
+        try:
+            await ctl.start()
+        except kclient.ConfigLoadError as err:
+            raise errors.CorefileError(
+                str(err), file=source.file, line=source.line, plugin="kubernetes"
+            ) from None
         if not await ctl.wait_ready(startup_timeout):
             log.warning(
                 "plugin/kubernetes: starting server with unsynced Kubernetes API "
