@@ -38,6 +38,10 @@ MAX_CONNECTIONS = 1000
 MAX_PENDING = 128
 #: The input buffer of a connection: one message of the largest size and its length prefix.
 MAX_INPUT = 2 + 0xFFFF
+#: Reply bytes a connection may hold unsent. Reading stops at the transport's high-water mark,
+#: but replies already in flight still complete into the buffer (up to MAX_PENDING of up to
+#: 64 KiB each); a client that lets them pile up past this is not reading, and is cut off.
+MAX_WRITE_BUFFER = 256 << 10
 
 
 @dataclass(frozen=True)
@@ -385,6 +389,10 @@ class _Connection(asyncio.BufferedProtocol):
             return
         transport.write(len(reply).to_bytes(2, "big") + reply)
         self.written += 2 + len(reply)
+        if transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+            log.debug("tcp client %s does not read its replies; closing", self.peer)
+            self.abort()
+            return
         if self.write_timer is None and transport.get_write_buffer_size():
             self._arm_write_timer()
 

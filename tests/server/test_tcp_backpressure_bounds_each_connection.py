@@ -20,6 +20,7 @@ import struct
 from collections.abc import AsyncIterator
 
 import dns.message
+import pytest
 
 from kdns import wire
 from kdns.request import Request
@@ -126,7 +127,11 @@ async def send_for(sock: socket.socket, data: bytes, seconds: float) -> int:
     return sent
 
 
-async def test_a_client_that_never_reads_holds_a_bounded_write_buffer() -> None:
+async def test_a_client_that_never_reads_holds_a_bounded_write_buffer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What reading stops at, with the cut-off for unsent bytes out of the way (tested below).
+    monkeypatch.setattr(tcp, "MAX_WRITE_BUFFER", 1 << 30)
     async with listening(SoonBig()) as listener:
         sock = await client(listener.port, rcvbuf=4096)
         peak = {"write": 0, "input": 0, "pending": 0}
@@ -215,4 +220,23 @@ async def test_replies_not_taken_within_the_write_timeout_close_the_connection()
         with contextlib.suppress(ConnectionResetError):
             while await asyncio.wait_for(loop.sock_recv(sock, 65536), 2):
                 pass  # what was sent before the reset; then EOF or the reset itself
+        sock.close()
+
+
+async def test_a_client_that_lets_replies_pile_up_is_cut_off() -> None:
+    async with listening(SoonBig()) as listener:
+        sock = await client(listener.port, rcvbuf=4096)
+        peak = 0
+        sent = await send_for(sock, queries(2_000), seconds=0.5)
+        for _ in range(200):
+            for conn in list(listener.connections):
+                if conn.transport is not None:
+                    peak = max(peak, conn.transport.get_write_buffer_size())
+            if not listener.connections:
+                break
+            await asyncio.sleep(0.01)
+        assert sent > 0
+        assert not listener.connections, "a client that reads nothing was kept"
+        assert peak <= tcp.MAX_WRITE_BUFFER + len(BIG_BODY) + 100
+        assert not listener.idle and not listener.by_source
         sock.close()
