@@ -10,11 +10,11 @@ from kdns.errors import CorefileError
 from kdns.pkg import duration, fall
 from kdns.plugins.file import zonefile
 from kdns.plugins.file.handler import File
-from kdns.plugins.records import answers, zonedata
-from kdns.plugins.records.reload import Watcher
+from kdns.plugins.records import setup as records_setup
+from kdns.plugins.records import zonedata
 
 if TYPE_CHECKING:
-    from kdns import config, corefile, plugin
+    from kdns import config, corefile
 
 #: CoreDNS's default: the file is checked for changes every minute.
 DEFAULT_RELOAD = 60.0
@@ -80,26 +80,12 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
             raise d.error(f"{err.file}: {err.reason}") from None
         raise CorefileError(err.reason, file=err.file, line=err.line, plugin="file") from None
 
-    def build(zones: list[zonedata.Zone]) -> answers.Table:
-        return answers.Table(zones, fall=opts.fallthrough)
-
-    table = build(zones)
-    watcher = None
-    if opts.reload > 0:
-        watcher = Watcher(
-            sources=[source],
-            interval=opts.reload,
-            build=build,
-            parse=lambda sources: zones_of(opts, sources),
-            plugin="file",
-        )
-        c.on_startup(watcher.start)
-        c.on_cleanup(watcher.stop)
-
-    def factory(next: plugin.Handler) -> File:
-        handler = File(next, table)
-        if watcher is not None:
-            watcher.subscribe(handler.install)
-        return handler
-
-    c.add_plugin(factory)
+    records_setup.serve(
+        c,
+        zones,
+        [source],
+        reload=opts.reload,
+        fallthrough=opts.fallthrough,
+        handler=File,
+        parse=lambda sources: zones_of(opts, sources),
+    )

@@ -12,7 +12,7 @@ from kdns.errors import CorefileError
 from kdns.pkg import duration, fall
 from kdns.plugins.records import answers, zonedata
 from kdns.plugins.records.handler import Records
-from kdns.plugins.records.reload import Watcher
+from kdns.plugins.records.reload import Parse, Watcher
 
 if TYPE_CHECKING:
     from kdns import config, corefile, plugin
@@ -85,22 +85,40 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
 
     claim(c, zones)
     warn_uncovered(c.zones, zones)
+    serve(c, zones, sources, reload=opts.reload, fallthrough=opts.fallthrough)
+
+
+def serve(
+    c: config.Controller,
+    zones: list[zonedata.Zone],
+    sources: list[zonedata.Source],
+    *,
+    reload: float,
+    fallthrough: fall.Fall,
+    handler: type[Records] = Records,
+    parse: Parse = zonedata.build,
+) -> None:
+    """Serve ``zones`` read from ``sources`` through a ``handler`` in the chain, reading the
+    files again every ``reload`` seconds (0: never) with ``parse``; *records* and *file* both
+    serve their zones so."""
 
     def build(zones: list[zonedata.Zone]) -> answers.Table:
-        return answers.Table(zones, fall=opts.fallthrough)
+        return answers.Table(zones, fall=fallthrough)
 
     table = build(zones)
     watcher = None
-    if opts.reload > 0:
-        watcher = Watcher(sources=sources, interval=opts.reload, build=build)
+    if reload > 0:
+        watcher = Watcher(
+            sources=sources, interval=reload, build=build, parse=parse, plugin=c.directive.name
+        )
         c.on_startup(watcher.start)
         c.on_cleanup(watcher.stop)
 
     def factory(next: plugin.Handler) -> Records:
-        handler = Records(next, table)
+        served = handler(next, table)
         if watcher is not None:
-            watcher.subscribe(handler.install)
-        return handler
+            watcher.subscribe(served.install)
+        return served
 
     c.add_plugin(factory)
 
