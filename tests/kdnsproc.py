@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import socket
@@ -20,19 +21,31 @@ import dns.rdatatype
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port free for both UDP and TCP on ``host``."""
+    """A port free for UDP and TCP on ``host``, and for TCP on the wildcard addresses too (a
+    block without ``bind`` listens on every address)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for _ in range(50):
         with socket.socket(family, socket.SOCK_DGRAM) as u:
             u.bind((host, 0))
             port = u.getsockname()[1]
-            with socket.socket(family, socket.SOCK_STREAM) as t:
-                try:
-                    t.bind((host, port))
-                except OSError:
-                    continue
+            if all(_tcp_free(f, h, port) for f, h in ((family, host), *_WILDCARDS)):
                 return port
     raise RuntimeError("no free port")
+
+
+_WILDCARDS = ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::"))
+
+
+def _tcp_free(family: socket.AddressFamily, host: str, port: int) -> bool:
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as t:
+            if family == socket.AF_INET6:
+                t.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            t.bind((host, port))
+    except OSError as err:
+        # No IPv6 on this machine is no conflict; a port in use is.
+        return err.errno != errno.EADDRINUSE
+    return True
 
 
 class KdnsProcess:
@@ -138,6 +151,10 @@ def wait_serving(host: str, port: int, proc: KdnsProcess, timeout: float = 15.0)
     raise AssertionError(f"kdns did not start serving:\n{proc.output}")
 
 
+#: Ports tried before a start that fails with "address already in use" counts as a failure.
+PORT_ATTEMPTS = 3
+
+
 @contextlib.contextmanager
 def serve(
     corefile: str,
@@ -152,20 +169,30 @@ def serve(
 
     ``preexec_fn`` runs in the child before kdns starts (a lower ``RLIMIT_NOFILE``, say).
     """
-    port = free_port(host)
     with tempfile.TemporaryDirectory(prefix="kdns-test-") as tmp:
         for name, text in (files or {}).items():
             Path(tmp, name).write_text(text)
         path = Path(tmp, "Corefile")
-        path.write_text(corefile.replace("{port}", str(port)))
-        proc = KdnsProcess(
-            ["-conf", str(path), "-dns.port", str(port), *(extra_args or [])],
-            cwd=tmp,
-            env=env,
-            preexec_fn=preexec_fn,
-        )
+        for attempt in range(PORT_ATTEMPTS):
+            # A port found free can be taken before kdns binds it (an outgoing connection's
+            # ephemeral port, say): then another port is tried, never a wrong test result.
+            port = free_port(host)
+            path.write_text(corefile.replace("{port}", str(port)))
+            proc = KdnsProcess(
+                ["-conf", str(path), "-dns.port", str(port), *(extra_args or [])],
+                cwd=tmp,
+                env=env,
+                preexec_fn=preexec_fn,
+            )
+            try:
+                wait_serving(host, port, proc)
+            except AssertionError:
+                proc.stop()
+                if "address already in use" in proc.output and attempt + 1 < PORT_ATTEMPTS:
+                    continue
+                raise
+            break
         try:
-            wait_serving(host, port, proc)
             yield Server(proc, port, host, Path(tmp))
         finally:
             proc.stop()
