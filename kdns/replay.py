@@ -32,7 +32,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
-from kdns import metrics
+from kdns import metrics, wire
 
 if TYPE_CHECKING:
     from kdns.request import Request
@@ -50,6 +50,12 @@ MAX_REPLY = 1232
 #: Called by the reader thread for every replayed reply, with its seconds spent; it
 #: counts what the chain's counting plugins would have counted.
 Counter = Callable[[float], None]
+#: Asked by the reader thread before each replay, with the client's address: ``ALLOW``,
+#: ``DROP`` (send nothing) or ``SLIP`` (send the kept slipped reply instead); rrl's accounts.
+Gate = Callable[[tuple[str, int]], int]
+ALLOW, DROP, SLIP = 0, 1, 2
+#: A kept reply's gate and the reply tail a slip sends.
+Gating = tuple[Gate, bytes]
 
 
 class Lease:
@@ -170,6 +176,29 @@ def replayable(handler: object) -> bool:
     return RouteLease.of(handler) is not None
 
 
+class ReplayGating(Protocol):
+    """A chain link that decides per client whether a reply goes out (rrl)."""
+
+    def replay_gate(self, req: Request, answer: Answer) -> Gate | None:
+        """The gate for replays of ``answer`` to ``req``'s query; None when it needs none."""
+        ...
+
+
+def slipped(answer: Answer) -> Answer:
+    """``answer`` as a slip sends it: same rcode and flags, TC set, every section empty."""
+    return wire.Answer(
+        rcode=answer.rcode, body=b"", flags=answer.flags | (wire.TC << 8), plugin=answer.plugin
+    )
+
+
+def gating(handler: object) -> ReplayGating | None:
+    """The link that gates replies per client, if the chain has one."""
+    for link in links(handler):
+        if hasattr(link, "replay_gate"):
+            return link  # type: ignore[return-value]
+    return None
+
+
 def counting(handler: object) -> ReplayCounting | None:
     """One counter for the links that count per query, if the chain has any."""
     counters = [link for link in links(handler) if hasattr(link, "replay_counter")]
@@ -194,7 +223,7 @@ class _Counters:
         return count
 
 
-Entry = tuple[bytes, Counter | None, Lease, Lease]
+Entry = tuple[bytes, Counter | None, Lease, Lease, "Gating | None"]
 
 
 class _Budget:
@@ -226,7 +255,7 @@ class Table:
         self.replies: dict[bytes, Entry] = {}
         self.get = self.replies.get
         #: Round robins (loadbalance): looked up only when ``replies`` has nothing.
-        self.turns: dict[bytes, tuple[Turn, Counter | None, Lease, Lease]] = {}
+        self.turns: dict[bytes, tuple[Turn, Counter | None, Lease, Lease, Gating | None]] = {}
         self.get_turn = self.turns.get
         #: Bytes this table is charged for.
         self.bytes = 0
@@ -236,7 +265,13 @@ class Table:
         return len(self.replies)
 
     def put(
-        self, query: bytes, reply: bytes, counter: Counter | None, route: Lease, own: Lease
+        self,
+        query: bytes,
+        reply: bytes,
+        counter: Counter | None,
+        route: Lease,
+        own: Lease,
+        gate: Gating | None = None,
     ) -> bool:
         """Keep ``reply`` for ``query`` while ``route`` and ``own`` live; False if not kept."""
         if len(query) > MAX_KEY or len(reply) > MAX_REPLY:
@@ -246,12 +281,18 @@ class Table:
         self._forget(key)
         charge = cost(key, tail)
         self._make_room(charge)
-        self.replies[key] = (tail, counter, route, own)
+        self.replies[key] = (tail, counter, route, own, gate)
         self._charge(charge)
         return True
 
     def put_turn(
-        self, query: bytes, replies: list[bytes], counter: Counter | None, route: Lease, own: Lease
+        self,
+        query: bytes,
+        replies: list[bytes],
+        counter: Counter | None,
+        route: Lease,
+        own: Lease,
+        gate: Gating | None = None,
     ) -> bool:
         """Keep a round robin of ``replies`` for ``query``: each replay sends the next."""
         if len(query) > MAX_KEY or any(len(r) > MAX_REPLY for r in replies):
@@ -261,7 +302,7 @@ class Table:
         self._forget(key)
         charge = len(key) + sum(map(len, tails)) + ENTRY_OVERHEAD * len(tails)
         self._make_room(charge)
-        self.turns[key] = (Turn(tails), counter, route, own)
+        self.turns[key] = (Turn(tails), counter, route, own, gate)
         self._charge(charge)
         return True
 

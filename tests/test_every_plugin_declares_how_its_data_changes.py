@@ -20,6 +20,7 @@ REPLAYED = "tests/server/test_replayed_replies.py"
 KUBEADM = "tests/integration/test_kubeadm_corefiles_replay_and_follow_the_watch.py"
 PER_SERVICE = "tests/plugins/kubernetes/test_replay_leases_follow_each_service.py"
 FILE = "tests/plugins/file/test_file_serves_zone_files.py"
+RRL = "tests/plugins/rrl/test_rrl_limits_per_client.py"
 
 #: plugin -> (a directive that puts it in a chain, whether that chain replays, the tests that
 #: prove a change of the plugin's data reaches a replayed query: none for plugins whose
@@ -69,7 +70,11 @@ DECLARED: dict[str, tuple[str, bool, tuple[str, ...]]] = {
     "bufsize": ("bufsize 1232", True, ()),
     "local": ("local", True, ()),
     "dns64": ("dns64", True, ()),
-    "rrl": ("rrl", False, ()),
+    "rrl": (
+        "rrl",
+        True,
+        (f"{RRL}::test_a_flooding_client_is_limited_while_a_light_one_is_answered",),
+    ),
     "any": ("any", True, ()),
     "rewrite": ("rewrite name exact a.example.test web.example.test", True, ()),
     "header": ("header {\n        response set ra\n    }", True, ()),

@@ -213,6 +213,7 @@ class UDPListener:
             if found is not None and found[2].alive and found[3].alive:
                 tail = found[0]
                 count = found[1]
+                gating = found[4]
             else:
                 found = None if found is not None or stopping() else turn(data[2:])
                 if found is None or not (found[2].alive and found[3].alive):
@@ -225,6 +226,13 @@ class UDPListener:
                     continue
                 tail = found[0].next()
                 count = found[1]
+                gating = found[4]
+            if gating is not None:
+                verdict = gating[0](addr)
+                if verdict:
+                    if verdict == replay.DROP:
+                        continue
+                    tail = gating[1]
             if count is None:
                 send(data[:2] + tail, addr, ancdata)
             else:
@@ -277,11 +285,16 @@ class UDPListener:
             return
         counter = route.counter
         count = None if counter is None else counter.replay_counter(req, answer, len(reply))
+        gating = None
+        if route.gate is not None:
+            gate = route.gate.replay_gate(req, answer)
+            if gate is not None:
+                gating = (gate, wire.finalize(req, replay.slipped(answer), req.size)[2:])
         if answer.rotation is None:
-            self.replies.put(query, reply, count, route_lease, answer.lease)
+            self.replies.put(query, reply, count, route_lease, answer.lease, gating)
             return
         turn = [wire.finalize(req, variant, req.size) for variant in answer.rotation]
-        self.replies.put_turn(query, turn, count, route_lease, answer.lease)
+        self.replies.put_turn(query, turn, count, route_lease, answer.lease, gating)
 
     async def _send_later(
         self, pending: dispatch.Reply, addr: tuple[str, int], ancdata: object

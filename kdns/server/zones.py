@@ -22,6 +22,8 @@ class Route:
     counter: replay.ReplayCounting | None = None
     #: The query classes some link of the chain serves (``plugin.served_classes``).
     classes: frozenset[int] = frozenset({wire.CLASS_IN})
+    #: The link that must see every reply's client (rrl), asked before each replay.
+    gate: replay.ReplayGating | None = None
 
     @classmethod
     def of(cls, zone: str, handler: plugin.Handler, server: str) -> Route:
@@ -33,6 +35,7 @@ class Route:
             replay.RouteLease.of(handler),
             replay.counting(handler),
             plugin.served_classes(handler),
+            replay.gating(handler),
         )
 
 

@@ -129,7 +129,7 @@ def test_a_full_table_starts_over(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(table) == 3 and table.bytes == 3 * entry
     table.put(b"\x00\x00query9", b"\x00\x00reply", None, lease, replay.PURE)
     assert len(table) == 1 and table.bytes == entry
-    assert table.get(b"query9") == (b"reply", None, lease, replay.PURE)
+    assert table.get(b"query9") == (b"reply", None, lease, replay.PURE, None)
     table.clear()
     assert table.bytes == 0
 
@@ -261,8 +261,8 @@ async def test_a_failure_in_the_reader_thread_does_not_stop_the_listener(
 
     try:
         await _udp_ask(listener.port, 1)
-        (key, (tail, _count, route, own)) = next(iter(listener.replies.replies.items()))
-        listener.replies.replies[key] = (tail, broken_counter, route, own)
+        (key, (tail, _count, route, own, gate)) = next(iter(listener.replies.replies.items()))
+        listener.replies.replies[key] = (tail, broken_counter, route, own, gate)
         for qid in (2, 3, 4):
             assert (await _udp_ask(listener.port, qid)).id == qid
         assert "counter broke" in caplog.text

@@ -6,7 +6,9 @@ referral, error) and charged to the account of (client prefix, category, type, n
 name for responses and NODATA, the first authority owner (the zone) for NXDOMAIN and referrals,
 nothing for errors. Over the limit the reply is dropped, or every ``slip-ratio``-th one is sent
 truncated and empty so that a real client retries over TCP. Errors the server writes itself are
-never limited. With ``report-only`` only the counters move.
+never limited. With ``report-only`` only the counters move. Replayed replies (``kdns.replay``)
+are charged too: ``replay_gate`` gives the listener's reader thread the same accounts to ask
+before each replay.
 
 Unlike coredns/rrl, response names are compared lower-cased, so a client cannot dodge its
 account by changing the case of letters (0x20), and the metric label of a client is its prefix
@@ -20,7 +22,7 @@ import ipaddress
 import logging
 import time
 
-from kdns import metrics, plugin, wire
+from kdns import metrics, plugin, replay, wire
 from kdns.plugins.rrl import table as table_
 from kdns.plugins.rrl.options import NANOS, Options
 from kdns.plugins.rrl.table import Verdict
@@ -54,8 +56,9 @@ def _interval(rate: float) -> int:
 
 class RRL:
     name = "rrl"
-    #: Every reply is counted against its client, so no route with rrl answers from kept replies.
-    lease = None
+    #: Its decisions depend on the client, which a kept reply does not know: every replay asks
+    #: ``replay_gate``'s gate first, so kept replies are counted as any other.
+    lease = replay.PURE
 
     def __init__(self, next: plugin.Handler, *, options: Options) -> None:
         self.next = next
@@ -85,7 +88,7 @@ class RRL:
         if self._request_interval:
             verdict = self.accounts.debit(prefix, self._request_interval, now)
             if verdict != Verdict.ALLOW:
-                self._count(REQUESTS_EXCEEDED, req, prefix)
+                self._count(REQUESTS_EXCEEDED, req.remote[0], prefix)
                 if not self.options.report_only:
                     return wire.DROP
         result = self.next.serve(req)
@@ -102,20 +105,37 @@ class RRL:
                 return True
         return False
 
-    def _limit(self, req: Request, prefix: str, answer: wire.Answer, now: int) -> wire.Answer:
-        if answer.body is None or answer is wire.DROP:
-            return answer  # the server writes it: never limited
+    def _account(self, req: Request, answer: wire.Answer) -> tuple[tuple[object, ...], int]:
+        """The account of ``answer`` to ``req`` without the client prefix, and its interval
+        (0: this kind of reply is not limited)."""
         category = _category(answer)
         interval = self._intervals[category]
         if not interval:
-            return answer
+            return (), 0
         if category in (RESPONSE, NODATA):
-            key: tuple[object, ...] = (prefix, category, req.qtype, req.key[:-4])
-        elif category == ERROR:
-            key = (prefix, category)
-        else:
-            owner = _authority_owner(req, answer)
-            key = (prefix, category, req.qtype if category == REFERRAL else 0, owner)
+            return (category, req.qtype, req.key[:-4]), interval
+        if category == ERROR:
+            return (category,), interval
+        owner = _authority_owner(req, answer)
+        return (category, req.qtype if category == REFERRAL else 0, owner), interval
+
+    def _limit(self, req: Request, prefix: str, answer: wire.Answer, now: int) -> wire.Answer:
+        if answer.body is None or answer is wire.DROP:
+            return answer  # the server writes it: never limited
+        account, interval = self._account(req, answer)
+        if not interval:
+            return answer
+        verdict = self._debit((prefix, *account), interval, now, req.remote[0], prefix)
+        if verdict == Verdict.ALLOW:
+            return answer
+        if verdict == Verdict.SLIP:
+            return _slipped(answer)
+        return wire.DROP
+
+    def _debit(
+        self, key: tuple[object, ...], interval: int, now: int, host: str, prefix: str
+    ) -> int:
+        """Charge one reply to ``key``: the verdict to act on (ALLOW under ``report-only``)."""
         verdict = self.accounts.debit(key, interval, now)
         if self.accounts.untracked and not self._warned_full:
             self._warned_full = True
@@ -124,13 +144,40 @@ class RRL:
                 self.options.max_table_size,
             )
         if verdict == Verdict.ALLOW:
-            return answer
-        self._count(RESPONSES_EXCEEDED, req, prefix)
-        if self.options.report_only:
-            return answer
-        if verdict == Verdict.SLIP:
-            return _slipped(answer)
-        return wire.DROP
+            return verdict
+        self._count(RESPONSES_EXCEEDED, host, prefix)
+        return Verdict.ALLOW if self.options.report_only else verdict
+
+    def replay_gate(self, req: Request, answer: wire.Answer) -> replay.Gate | None:
+        """What a replay of ``answer`` to ``req``'s query asks first: the same request and
+        response accounts the chain would charge, for the client the replay goes to."""
+        if not self._covers(req.key):
+            return None
+        account, interval = self._account(req, answer)
+        per_request = self._request_interval
+        if not interval and not per_request:
+            return None
+        prefix_of = self._prefix
+        debit = self._debit
+        accounts = self.accounts
+        report_only = self.options.report_only
+
+        def gate(addr: tuple[str, int]) -> int:
+            now = time.monotonic_ns()
+            host = addr[0]
+            prefix = prefix_of(host)
+            if per_request and accounts.debit(prefix, per_request, now) != Verdict.ALLOW:
+                self._count(REQUESTS_EXCEEDED, host, prefix)
+                if not report_only:
+                    return replay.DROP
+            if not interval:
+                return replay.ALLOW
+            verdict = debit((prefix, *account), interval, now, host, prefix)
+            if verdict == Verdict.SLIP:
+                return replay.SLIP
+            return replay.DROP if verdict == Verdict.DROP else replay.ALLOW
+
+        return gate
 
     def _prefix(self, host: str) -> str:
         found = self._prefixes.get(host)
@@ -143,8 +190,8 @@ class RRL:
             self._prefixes[host] = found
         return found
 
-    def _count(self, family: metrics.Counters, req: Request, prefix: str) -> None:
-        label = req.remote[0]
+    def _count(self, family: metrics.Counters, host: str, prefix: str) -> None:
+        label = host
         if label not in self._labels:
             if len(self._labels) >= MAX_LABELS:
                 label = prefix
@@ -206,11 +253,4 @@ def _read_name(message: bytes, offset: int) -> bytes:
         offset += length + 1
 
 
-def _slipped(answer: wire.Answer) -> wire.Answer:
-    """The reply as a slip sends it: same rcode and flags, TC set, every section empty."""
-    return wire.Answer(
-        rcode=answer.rcode,
-        body=b"",
-        flags=answer.flags | (wire.TC << 8),
-        plugin=answer.plugin,
-    )
+_slipped = replay.slipped

@@ -199,3 +199,35 @@ def test_tcp_is_not_response_limited() -> None:
     assert all(r.answer for r in replies)
     assert udp[0].answer
     assert not any(r.flags & dns.flags.TC for r in replies)
+
+
+def test_replayed_replies_are_counted_and_limited_too() -> None:
+    """A chain with rrl replays (rrl's own cost stays small), and every replay asks the
+    client's account first: a burst of one repeated query is limited as without replay."""
+    corefile = (
+        "example.test:{port} {\n    bind 127.0.0.1\n"
+        "    rrl {\n        responses-per-second 5\n    }\n    records zone.yaml\n}\n"
+    )
+    with helpers.serve(corefile, files={"zone.yaml": ZONE}) as srv:
+        answered = 0
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(0.2)
+            for i in range(200):
+                sock.sendto(_query(i), ("127.0.0.1", srv.port))
+                try:
+                    sock.recv(4096)
+                    answered += 1
+                except OSError:
+                    pass
+    # One second of credit (5) and a few more as time passes: far fewer than 200.
+    assert 5 <= answered <= 30, answered
+
+
+def test_a_chain_with_rrl_keeps_replies_gated_by_the_client() -> None:
+    loaded = fakes.load(
+        "example.test {\n    rrl {\n        responses-per-second 5\n    }\n    whoami\n}\n"
+    )
+    from kdns.server.zones import Route
+
+    route = Route.of("example.test.", loaded.servers[0].handler, "dns://:53")
+    assert route.lease is not None and route.gate is not None
