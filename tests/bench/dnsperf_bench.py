@@ -415,6 +415,22 @@ def mixes(workdir: Path, zone: str, nx_count: int) -> dict[str, Mix]:
             slow=True,
             unbound=True,
         ),
+        "rewrite": Mix(
+            "rewrite",
+            "rewrite name suffix in front of the records: the rewritten reply, replayed",
+            BENCH_DIR / "queries" / "rewrite.txt",
+            "NOERROR",
+            slow=False,
+            unbound=False,
+        ),
+        "template": Mix(
+            "template",
+            "template IN A with a regex and named groups: the rendered reply, replayed",
+            BENCH_DIR / "queries" / "template.txt",
+            "NOERROR",
+            slow=False,
+            unbound=False,
+        ),
         "whoami": Mix(
             "whoami",
             "slow: whoami builds dnslib RRs and renders them per query",
