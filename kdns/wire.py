@@ -184,6 +184,17 @@ def name_to_text(wire_name: bytes) -> str:
     return ".".join(labels) + "." if labels else "."
 
 
+def labels(name: bytes) -> list[bytes]:
+    """The labels of an uncompressed wire name (a question name, or one held in wire form)."""
+    out = []
+    offset = 0
+    while name[offset]:
+        length = name[offset]
+        out.append(name[offset + 1 : offset + 1 + length])
+        offset += length + 1
+    return out
+
+
 def text_to_name(text: str) -> bytes:
     """Wire form of a presentation name (absolute or not; escapes honoured)."""
     if text in (".", ""):

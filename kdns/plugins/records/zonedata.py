@@ -213,14 +213,7 @@ def label_of(name: bytes) -> dnslib.DNSLabel:
     return dnslib.DNSLabel(labels(name))
 
 
-def labels(name: bytes) -> list[bytes]:
-    out = []
-    offset = 0
-    while name[offset]:
-        length = name[offset]
-        out.append(name[offset + 1 : offset + 1 + length])
-        offset += length + 1
-    return out
+labels = wire.labels
 
 
 def parent(name: bytes) -> bytes:

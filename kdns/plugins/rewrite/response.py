@@ -88,7 +88,7 @@ def rerender(
     """
     buf = dnslib.DNSBuffer()
     buf.append(b"\x00" * wire.HEADER_LEN)
-    buf.encode_name(dnslib.DNSLabel(_labels(question)))
+    buf.encode_name(dnslib.DNSLabel(wire.labels(question)))
     buf.append(question[-4:])
     start = buf.offset
     ends: list[int] = []
@@ -106,16 +106,6 @@ def rerender(
         plugin=answer.plugin,
         lease=lease,
     )
-
-
-def _labels(question: bytes) -> list[bytes]:
-    labels = []
-    offset = 0
-    while question[offset]:
-        length = question[offset]
-        labels.append(question[offset + 1 : offset + 1 + length])
-        offset += length + 1
-    return labels
 
 
 def with_rcode(answer: wire.Answer, new_rcode: int) -> wire.Answer:
