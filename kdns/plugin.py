@@ -129,10 +129,6 @@ def lookup(req: Request, name: str, qtype: int) -> Result:
     sub-query keeps the client's transport and buffer size, so TC propagates.
     """
     sub = subrequest(req, name, qtype)
-    table = req.table
-    route = table.match(sub.key) if table is not None else None
-    if route is None:
+    if req.table is None:
         return wire.Answer.failure(wire.REFUSED, f"no server block for {name}")
-    sub.zone = route.zone
-    handler: Handler = route.handler
-    return handler.serve(sub)
+    return req.table.resolve(sub)

@@ -8,12 +8,22 @@ query matched) is derived on demand, as CoreDNS's ``request.Request`` does.
 from __future__ import annotations
 
 import socket
-from typing import Any
+from collections.abc import Awaitable
+from typing import Protocol
 
 from kdns import wire
 
 UDP = "udp"
 TCP = "tcp"
+
+
+class Lookups(Protocol):
+    """The server's own routing, as a plugin may use it for a lookup (CoreDNS's
+    ``upstream.Lookup``): the block whose zone holds the name, then its chain."""
+
+    def resolve(self, req: Request) -> wire.Answer | Awaitable[wire.Answer]:
+        """``req`` answered as if a client had sent it to this listener."""
+        ...
 
 
 class Request(wire.Query):
@@ -27,9 +37,9 @@ class Request(wire.Query):
         self.zone = "."
         #: The server address label used by metrics, e.g. "dns://:1053".
         self.server = ""
-        #: The listener's zone table (a ``server.zones.ZoneTable``), for lookups through the
-        #: server's own chains (CoreDNS's upstream.Lookup). Set by the server.
-        self.table: Any = None
+        #: The listener's routing, for lookups through the server's own chains (``plugin.lookup``).
+        #: Set by the server.
+        self.table: Lookups | None = None
         #: The largest UDP reply, whatever the client advertises; ``bufsize`` sets it per block.
         self.udp_cap = wire.MAX_UDP_REPLY
 

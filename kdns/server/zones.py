@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kdns import plugin, replay, wire
+from kdns.request import Request
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,18 @@ class ZoneTable:
             if length == 0:
                 return None
             offset += length + 1
+
+    def resolve(self, req: Request) -> plugin.Result:
+        """``req`` through the block whose zone holds its name, as the server routes a query
+        (without the metrics and the error handling of ``dispatch.handle``); REFUSED when no
+        block serves it. ``plugin.lookup``'s routing."""
+        route = self.match(req.key)
+        if route is None or (req.qclass != wire.CLASS_IN and req.qclass not in route.classes):
+            return wire.Answer.failure(wire.REFUSED, f"no server block for {req.name}")
+        req.zone = route.zone
+        req.server = route.server
+        req.table = self
+        return route.handler.serve(req)
 
     @property
     def zones(self) -> list[str]:
