@@ -1,6 +1,6 @@
 """Micro-benchmark of a cache hit; run by hand, never by pytest (not a ``test_`` file).
 
-    python -m tests.plugins.cache.bench_hit
+    python -m tests.bench.cache_hit_bench
 
 Prints microseconds (best of five runs) per ``Cache.serve`` on a fresh hit (the TTL-patched reply is memoized per
 second, so this is the steady state), per hit that also pays the once-a-second re-render, and,
