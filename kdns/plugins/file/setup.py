@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kdns.errors import CorefileError
-from kdns.pkg import duration, fall
+from kdns.pkg import fall
 from kdns.plugins.file import zonefile
 from kdns.plugins.file.handler import File
 from kdns.plugins.records import setup as records_setup
@@ -43,13 +43,7 @@ def parse(d: corefile.Directive, block_zones: tuple[str, ...]) -> Options:
     through = fall.ZERO
     for sub in d.block:
         if sub.name == "reload":
-            (text,) = sub.expect_args(1, 1)
-            try:
-                reload = duration.parse(text)
-            except duration.DurationError as err:
-                raise sub.error(f"invalid reload interval '{text}': {err}") from None
-            if reload < 0:
-                raise sub.error(f"invalid reload interval '{text}': must not be negative")
+            reload = records_setup.reload_interval(sub)
         elif sub.name == "reload_by_mtime":
             sub.expect_args(0, 0)
         elif sub.name == "fallthrough":

@@ -46,20 +46,26 @@ def parse(d: corefile.Directive) -> Options:
             raise sub.error(f"'{sub.name}' given twice")
         seen.add(sub.name)
         if sub.name == "reload":
-            (text,) = sub.expect_args(1, 1)
-            if sub.block:
-                raise sub.arg_error()
-            try:
-                reload = duration.parse(text)
-            except duration.DurationError as err:
-                raise sub.error(f"invalid reload interval '{text}': {err}") from None
-            if reload < 0:
-                raise sub.error(f"invalid reload interval '{text}': must not be negative")
+            reload = reload_interval(sub)
         elif sub.name == "fallthrough":
             through = fall.from_directive(sub)
         else:
             raise sub.unknown_property()
     return Options(files=files, reload=reload, fallthrough=through)
+
+
+def reload_interval(sub: corefile.Directive) -> float:
+    """``reload DURATION`` (records and file): seconds between checks of the files, 0 never."""
+    (text,) = sub.expect_args(1, 1)
+    if sub.block:
+        raise sub.arg_error()
+    try:
+        interval = duration.parse(text)
+    except duration.DurationError as err:
+        raise sub.error(f"invalid reload interval '{text}': {err}") from None
+    if interval < 0:
+        raise sub.error(f"invalid reload interval '{text}': must not be negative")
+    return interval
 
 
 def load(d: corefile.Directive, opts: Options) -> list[zonedata.Source]:
