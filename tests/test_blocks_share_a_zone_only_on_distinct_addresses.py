@@ -7,7 +7,7 @@ import pytest
 
 from kdns import config, corefile
 from kdns.errors import CorefileError
-from tests.server import helpers
+from tests.support import clients
 
 
 def load(text: str) -> config.Loaded:
@@ -76,7 +76,7 @@ def test_each_address_is_answered_by_its_own_block() -> None:
         "one.yaml": zone.format(address="192.0.2.1"),
         "two.yaml": zone.format(address="192.0.2.2"),
     }
-    with helpers.serve(text, files=files) as srv:
+    with clients.serve(text, files=files) as srv:
         first = srv.query("www.example.org.", "A")
         srv.host = "127.0.0.2"
         second = srv.query("www.example.org.", "A")

@@ -13,7 +13,7 @@ import yaml
 
 from kdns import cli, config, corefile, plugins
 from kdns.migrate import MigrationError, translate
-from tests import kdnsproc
+from tests.support import kdnsproc
 
 KUBEADM = """\
 .:53 {
@@ -251,7 +251,7 @@ def test_every_golden_output_parses_and_loads_where_the_plugins_exist() -> None:
 def test_the_stub_domain_blocks_serve_through_a_fake_upstream() -> None:
     if plugins.setup_function("forward") is None or plugins.setup_function("cache") is None:
         pytest.skip("the forward and cache plugins are not there yet")
-    from tests.fakes.upstream import FakeUpstream
+    from tests.support.upstream import FakeUpstream
 
     with FakeUpstream() as upstream:
         text, warnings = translate(

@@ -8,9 +8,9 @@ ready or not, and its pod), and for pod names the ``pods`` mode.
 
 from __future__ import annotations
 
+from kdns.cluster import kubernetes as cluster
+from kdns.cluster import names, reverse
 from kdns.kube import objects
-from kdns.records import kubernetes as cluster
-from kdns.records import names, reverse
 
 
 def explain(kube: object, qname: str) -> list[str]:

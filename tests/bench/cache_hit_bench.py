@@ -17,7 +17,7 @@ from collections.abc import Callable
 from kdns import wire
 from kdns.plugins.cache import handler, options, stats
 from kdns.request import Request
-from tests.plugins.cache import fakes
+from tests.support import seam
 
 N = 200_000
 REPEAT = 5
@@ -29,16 +29,16 @@ def best(fn: Callable[[], object], number: int) -> float:
 
 
 def main() -> None:
-    clock = fakes.Clock()
+    clock = seam.Clock()
     records = [f"svc.ns.svc.cluster.local. 3600 IN A 10.0.0.{i}" for i in range(1, 4)]
-    upstream = fakes.answer("svc.ns.svc.cluster.local.", "A", records)
+    upstream = seam.answer("svc.ns.svc.cluster.local.", "A", records)
     cache = handler.Cache(
-        fakes.Next(upstream),
+        seam.Next(upstream),
         options.Options(zones=(".",)),
         clock=time.monotonic,
         registry=stats.Registry(),
     )
-    data = fakes.query("svc.ns.svc.cluster.local.", "A")
+    data = seam.query("svc.ns.svc.cluster.local.", "A")
     req = Request(data, "udp", ("127.0.0.1", 5353))
     cache.serve(req)  # prime
     assert cache.stats.hits_success == 0

@@ -63,9 +63,11 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests import kdnsproc  # noqa: E402
-from tests.fakes import apiserver as fa  # noqa: E402
-from tests.integration import support  # noqa: E402
+from tests.support import apiserver as fa  # noqa: E402
+from tests.support import (  # noqa: E402
+    kdnsproc,
+    kube_e2e,
+)
 
 SERVER_CPU = 0
 CLIENT_CPU = 1
@@ -175,7 +177,7 @@ class FastAPIServer(fa.FakeAPIServer):
         return response
 
 
-class BenchAPI(support.ThreadedAPI):
+class BenchAPI(kube_e2e.ThreadedAPI):
     def __init__(self) -> None:
         super().__init__()
         # Replace the plain fake with the fast one, on the server's loop, before it starts.

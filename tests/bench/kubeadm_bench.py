@@ -8,7 +8,7 @@ kdns runs kubeadm's current Corefile (``/work/shared/reference/corefiles``: erro
 ready, kubernetes, prometheus, forward, ``cache 30 { disable success/denial cluster.local }``,
 loop, reload, loadbalance) against the fake API server (``kube_bench.FastAPIServer``, on a
 thread of this process) holding ``--services`` ClusterIP services over 10 namespaces, and
-forwards to a loopback upstream (``tests/fakes/upstream.py``) that answers ``--external``
+forwards to a loopback upstream (``tests/support/upstream.py``) that answers ``--external``
 names. unbound holds the same cluster names as a static local zone (AAAA absent, so NODATA as
 kdns answers) and forwards the rest to the same upstream with ``cache-max-ttl: 30``
 (``local-zone: "test." nodefault``: unbound serves ``test.`` itself by default).
@@ -41,8 +41,8 @@ if str(REPO) not in sys.path:
 
 from tests.bench import dnsperf_bench as bench  # noqa: E402
 from tests.bench import kube_bench  # noqa: E402
-from tests.fakes import apiserver as fa  # noqa: E402
-from tests.fakes import upstream as fake_upstream  # noqa: E402
+from tests.support import apiserver as fa  # noqa: E402
+from tests.support import upstream as fake_upstream  # noqa: E402
 
 NAMESPACES = 10
 SEARCH = ("default.svc.cluster.local", "svc.cluster.local", "cluster.local")

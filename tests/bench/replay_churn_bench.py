@@ -38,9 +38,9 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests import kdnsproc  # noqa: E402
 from tests.bench import kube_bench  # noqa: E402
-from tests.fakes import apiserver as fa  # noqa: E402
+from tests.support import apiserver as fa  # noqa: E402
+from tests.support import kdnsproc  # noqa: E402
 
 
 def scrape(port: int) -> tuple[float, float]:

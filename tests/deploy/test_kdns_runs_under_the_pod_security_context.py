@@ -24,8 +24,7 @@ import dns.query
 import dns.rcode
 import pytest
 
-from tests import kdnsproc
-from tests.deploy import manifests
+from tests.support import kdnsproc, manifests
 
 ADDRESS = "127.0.0.153"
 CAP_NET_BIND_SERVICE = 10

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import kdns
-from tests.deploy import manifests
+from tests.support import manifests
 
 CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "Namespace"}
 

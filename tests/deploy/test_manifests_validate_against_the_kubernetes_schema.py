@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy import manifests
+from tests.support import manifests
 
 kubernetes_validate = pytest.importorskip(
     "kubernetes_validate", reason="kubernetes-validate (the test extra) is not installed"

@@ -7,7 +7,7 @@ adds a resource), so this breaks when the plugin starts watching something new.
 from __future__ import annotations
 
 from kdns.kube import controller, resources
-from tests.deploy import manifests
+from tests.support import manifests
 
 #: The only requests kdns's watch layer makes (kdns/kube/watch.py): collection lists and watches.
 VERBS = {"list", "watch"}

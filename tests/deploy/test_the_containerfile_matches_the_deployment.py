@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from kdns import cli
-from tests.deploy import manifests
+from tests.support import manifests
 
 
 def instructions(word: str) -> list[str]:

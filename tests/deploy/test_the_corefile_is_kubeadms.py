@@ -6,7 +6,7 @@ import re
 
 from kdns import config, corefile, plugins
 from kdns.migrate import translate
-from tests.deploy import manifests
+from tests.support import manifests
 
 
 def without_comments(text: str) -> str:

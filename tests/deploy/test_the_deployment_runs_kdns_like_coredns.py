@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kdns import cli
-from tests.deploy import manifests
+from tests.support import manifests
 
 
 def deployment() -> manifests.Manifest:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.deploy import manifests
+from tests.support import manifests
 
 
 def test_name_labels_annotations() -> None:

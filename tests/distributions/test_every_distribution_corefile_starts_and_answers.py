@@ -17,12 +17,9 @@ import dns.query
 import dns.rcode
 import pytest
 
-from tests import kdnsproc
-from tests.distributions import corefiles
-from tests.fakes import apiserver as fa
-from tests.fakes.upstream import FakeUpstream
-from tests.integration import support
-from tests.server import helpers
+from tests.support import apiserver as fa
+from tests.support import clients, corefiles, kdnsproc, kube_e2e
+from tests.support.upstream import FakeUpstream
 
 FILES = corefiles.files()
 CLUSTER_API = "kubernetes.default.svc.cluster.local."
@@ -31,8 +28,8 @@ V4_ONLY = "v4only.example.net."
 
 
 @pytest.fixture(scope="module")
-def api() -> Iterator[support.ThreadedAPI]:
-    with support.api_server() as server:
+def api() -> Iterator[kube_e2e.ThreadedAPI]:
+    with kube_e2e.api_server() as server:
         server.start()
         server.create(fa.namespace("default"))
         server.create(fa.service("kubernetes", "default", cluster_ips=["10.96.0.1"]))
@@ -70,7 +67,7 @@ def test_the_matrix_holds_every_reference_file() -> None:
 def _serve(adapted: corefiles.Adapted, workdir: Path) -> kdnsproc.KdnsProcess:
     path = workdir / "Corefile"
     path.write_text(adapted.text)
-    proc = kdnsproc.KdnsProcess(["-conf", str(path)], cwd=str(workdir), env=helpers.child_env())
+    proc = kdnsproc.KdnsProcess(["-conf", str(path)], cwd=str(workdir), env=clients.child_env())
     try:
         kdnsproc.wait_serving(adapted.host, adapted.port, proc)
     except BaseException:
@@ -88,7 +85,7 @@ def _wait(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name.removesuffix(".Corefile"))
 def test_the_corefile_starts_and_answers(
-    path: Path, api: support.ThreadedAPI, upstream: FakeUpstream, tmp_path: Path
+    path: Path, api: kube_e2e.ThreadedAPI, upstream: FakeUpstream, tmp_path: Path
 ) -> None:
     name = path.name.removesuffix(".Corefile")
     (tmp_path / "NodeHosts").write_text("192.0.2.77 node-a\n")

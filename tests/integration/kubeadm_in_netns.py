@@ -22,9 +22,8 @@ import dns.message
 import dns.query
 import dns.rcode
 
-from tests import kdnsproc
-from tests.fakes import apiserver as fa
-from tests.fakes import tls
+from tests.support import apiserver as fa
+from tests.support import kdnsproc, tls
 
 REPO = Path(__file__).resolve().parents[2]
 SA_DIR = Path("/run/secrets/kubernetes.io/serviceaccount")

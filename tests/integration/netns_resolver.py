@@ -19,9 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests import kdnsproc
-from tests.fakes import apiserver as fa
-from tests.integration import support
+from tests.support import apiserver as fa
+from tests.support import kdnsproc, kube_e2e
 
 CLUSTER_IP = "10.96.0.50"
 #: kubelet's resolv.conf for a pod in namespace "default" (dnsPolicy ClusterFirst).
@@ -53,7 +52,7 @@ cluster.local:53 in-addr.arpa:53 {
 
 def main() -> int:
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    with support.api_server() as api, tempfile.TemporaryDirectory(prefix="kdns-netns-") as tmp:
+    with kube_e2e.api_server() as api, tempfile.TemporaryDirectory(prefix="kdns-netns-") as tmp:
         api.start()
         for ns in ("default", "kube-system"):
             api.create(fa.namespace(ns))
@@ -64,8 +63,8 @@ def main() -> int:
         proc = kdnsproc.KdnsProcess(["-conf", str(corefile)], cwd=tmp)
         try:
             kdnsproc.wait_serving("127.0.0.1", 53, proc)
-            support.wait_for(
-                lambda: support.Kdns(None, 8181, 0).ready()[0] == 200,  # type: ignore[arg-type]
+            kube_e2e.wait_for(
+                lambda: kube_e2e.Kdns(None, 8181, 0).ready()[0] == 200,  # type: ignore[arg-type]
                 timeout=15,
                 interval=0.05,
             )

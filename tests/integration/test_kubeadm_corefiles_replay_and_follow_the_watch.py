@@ -14,10 +14,9 @@ import dns.query
 import dns.rcode
 import pytest
 
-from tests import kdnsproc
-from tests.fakes import apiserver as fa
-from tests.fakes import upstream as fake_upstream
-from tests.integration import support
+from tests.support import apiserver as fa
+from tests.support import kdnsproc, kube_e2e
+from tests.support import upstream as fake_upstream
 
 COREFILE = """\
 .:{port} {
@@ -57,20 +56,20 @@ def upstream() -> Iterator[fake_upstream.FakeUpstream]:
 @pytest.fixture(params=[CURRENT, CLASSIC], ids=["current", "classic"])
 def served(
     request: pytest.FixtureRequest, upstream: fake_upstream.FakeUpstream, tmp_path: Path
-) -> Iterator[tuple[support.ThreadedAPI, support.Kdns, int]]:
+) -> Iterator[tuple[kube_e2e.ThreadedAPI, kube_e2e.Kdns, int]]:
     prometheus = kdnsproc.free_port()
     text = (
         COREFILE.replace("CACHE", request.param)
         .replace("PROMETHEUS", str(prometheus))
         .replace("UPSTREAM", str(upstream.port))
     )
-    with support.api_server() as api:
+    with kube_e2e.api_server() as api:
         api.start()
         api.create(fa.namespace("default"))
         for name, ip in (("web", "10.96.0.20"), ("db", "10.96.0.21")):
             api.create(fa.service(name, "default", cluster_ips=[ip]))
-        with support.kdns(api, tmp_path, corefile=text) as server:
-            support.wait_for(lambda: server.ready()[0] == 200, timeout=10, interval=0.05)
+        with kube_e2e.kdns(api, tmp_path, corefile=text) as server:
+            kube_e2e.wait_for(lambda: server.ready()[0] == 200, timeout=10, interval=0.05)
             yield api, server, prometheus
 
 
@@ -94,11 +93,11 @@ def _kept_after_asking(port: int, prometheus: int, name: str) -> int:
 
 
 def test_cluster_and_forwarded_names_replay(
-    served: tuple[support.ThreadedAPI, support.Kdns, int],
+    served: tuple[kube_e2e.ThreadedAPI, kube_e2e.Kdns, int],
 ) -> None:
     _api, server, prometheus = served
     # The loop plugin's probe must be over (it lingers 2 s) before anything replays.
-    support.wait_for(
+    kube_e2e.wait_for(
         lambda: _kept_after_asking(server.port, prometheus, "web.default.svc.cluster.local.") == 1,
         timeout=10,
         interval=0.2,
@@ -108,14 +107,14 @@ def test_cluster_and_forwarded_names_replay(
 
 
 def test_a_deleted_service_is_nxdomain_within_the_watch_not_the_ttl(
-    served: tuple[support.ThreadedAPI, support.Kdns, int],
+    served: tuple[kube_e2e.ThreadedAPI, kube_e2e.Kdns, int],
 ) -> None:
     api, server, _prometheus = served
     name = "web.default.svc.cluster.local."
     for _ in range(20):
         assert [rr.to_text() for rr in _ask(server.port, name).answer[0]] == ["10.96.0.20"]
     api.delete(fa.service("web", "default", cluster_ips=["10.96.0.20"]))
-    support.wait_for(
+    kube_e2e.wait_for(
         lambda: _ask(server.port, name).rcode() == dns.rcode.NXDOMAIN,
         timeout=EVENT_DEADLINE,
         interval=0.01,

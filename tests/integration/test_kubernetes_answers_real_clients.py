@@ -18,9 +18,8 @@ import dns.query
 import dns.rcode
 import pytest
 
-from tests.fakes import apiserver as fa
-from tests.integration import support
-from tests.plugins.kubernetes import cluster
+from tests.support import apiserver as fa
+from tests.support import cluster, kube_e2e
 
 T = "testns.svc.cluster.local."
 BIG = f"big.{T}"
@@ -32,8 +31,8 @@ def rev(ip: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def api() -> Iterator[support.ThreadedAPI]:
-    with support.api_server() as server:
+def api() -> Iterator[kube_e2e.ThreadedAPI]:
+    with kube_e2e.api_server() as server:
         server.start()
         objects = cluster.fixture_objects()
         for kind in ("namespaces", "services", "endpointslices"):
@@ -50,14 +49,14 @@ def api() -> Iterator[support.ThreadedAPI]:
 
 @pytest.fixture(scope="module")
 def kdns(
-    api: support.ThreadedAPI, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[support.Kdns]:
-    with support.kdns(api, tmp_path_factory.mktemp("kdns")) as server:
-        support.wait_for(lambda: server.ready()[0] == 200, timeout=10, interval=0.05)
+    api: kube_e2e.ThreadedAPI, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[kube_e2e.Kdns]:
+    with kube_e2e.kdns(api, tmp_path_factory.mktemp("kdns")) as server:
+        kube_e2e.wait_for(lambda: server.ready()[0] == 200, timeout=10, interval=0.05)
         yield server
 
 
-def test_cluster_ip_and_dual_stack_alike_over_ipv4_and_ipv6(kdns: support.Kdns) -> None:
+def test_cluster_ip_and_dual_stack_alike_over_ipv4_and_ipv6(kdns: kube_e2e.Kdns) -> None:
     for host in ("127.0.0.1", "::1"):
         web = kdns.dig(f"web.{T}", host=host)
         assert (web.status, web.rdata()) == ("NOERROR", ["10.96.0.20"])
@@ -73,7 +72,7 @@ def test_cluster_ip_and_dual_stack_alike_over_ipv4_and_ipv6(kdns: support.Kdns) 
         ]
 
 
-def test_srv_with_targets_in_the_additional_section(kdns: support.Kdns) -> None:
+def test_srv_with_targets_in_the_additional_section(kdns: kube_e2e.Kdns) -> None:
     reply = kdns.dig(f"_http._tcp.web.{T}", "SRV")
     assert reply.answer == [f"_http._tcp.web.{T} 30 IN SRV 0 100 80 web.{T}"]
     assert reply.additional == [f"web.{T} 30 IN A 10.96.0.20"]
@@ -81,7 +80,7 @@ def test_srv_with_targets_in_the_additional_section(kdns: support.Kdns) -> None:
     assert reply.rdata() == [f"0 50 2380 etcd-0.pnr.{T}", f"0 50 2380 etcd-1.pnr.{T}"]
 
 
-def test_endpointslice_semantics(kdns: support.Kdns) -> None:
+def test_endpointslice_semantics(kdns: kube_e2e.Kdns) -> None:
     """USER-NEEDS #21: merged slices, duplicates once, not-ready out, IPv6 slice, PNR."""
     assert kdns.dig(f"hdls.{T}").rdata() == ["10.244.2.1", "10.244.2.2", "10.244.2.4", "10.244.2.6"]
     assert kdns.dig(f"hdls.{T}", "AAAA").rdata() == ["fd00:244::", "fd00:244::7"]
@@ -91,16 +90,16 @@ def test_endpointslice_semantics(kdns: support.Kdns) -> None:
     assert kdns.dig(f"10-244-2-3.hdls.{T}").status == "NXDOMAIN"
 
 
-def test_ptr_for_cluster_ips_and_endpoints(kdns: support.Kdns) -> None:
+def test_ptr_for_cluster_ips_and_endpoints(kdns: kube_e2e.Kdns) -> None:
     assert kdns.dig("-x", "10.96.0.20").rdata() == [f"web.{T}"]
     assert kdns.dig("-x", "fd00:10:96::30").rdata() == [f"dual.{T}"]
     assert kdns.dig("-x", "10.244.1.1").rdata() == [f"10-244-1-1.other.{T}", f"10-244-1-1.web.{T}"]
 
 
-def test_reverse_misses_fall_through_to_the_end_of_the_chain(kdns: support.Kdns) -> None:
+def test_reverse_misses_fall_through_to_the_end_of_the_chain(kdns: kube_e2e.Kdns) -> None:
     """USER-NEEDS #27: no next plugin after the fallthrough: SERVFAIL and CoreDNS's log line."""
     assert kdns.dig("-x", "192.0.2.1").status == "SERVFAIL"
-    support.wait_for(
+    kube_e2e.wait_for(
         lambda: (
             "1.2.0.192.in-addr.arpa. PTR: plugin/kubernetes: no next plugin found" in kdns.output
         ),
@@ -108,7 +107,7 @@ def test_reverse_misses_fall_through_to_the_end_of_the_chain(kdns: support.Kdns)
     )
 
 
-def test_negative_answers(kdns: support.Kdns) -> None:
+def test_negative_answers(kdns: kube_e2e.Kdns) -> None:
     nx = kdns.dig(f"nope.{T}")
     assert (nx.status, nx.answer) == ("NXDOMAIN", [])
     assert nx.authority[0].startswith(
@@ -124,7 +123,7 @@ def test_negative_answers(kdns: support.Kdns) -> None:
     assert axfr.rcode() == dns.rcode.REFUSED
 
 
-def test_external_names_chase_in_the_cluster_and_through_another_block(kdns: support.Kdns) -> None:
+def test_external_names_chase_in_the_cluster_and_through_another_block(kdns: kube_e2e.Kdns) -> None:
     inside = kdns.dig(f"ext-in.{T}")
     assert inside.answer == [f"ext-in.{T} 30 IN CNAME web.{T}", f"web.{T} 30 IN A 10.96.0.20"]
     outside = kdns.dig(f"ext-out.{T}")
@@ -137,7 +136,7 @@ def test_external_names_chase_in_the_cluster_and_through_another_block(kdns: sup
     assert outside6.answer[-1] == "www.example.org. 300 IN AAAA 2001:db8::10"
 
 
-def test_headless_answers_fit_the_transport(kdns: support.Kdns) -> None:
+def test_headless_answers_fit_the_transport(kdns: kube_e2e.Kdns) -> None:
     """USER-NEEDS #22: 150 endpoints over UDP without EDNS, with 1232, and over TCP."""
     small = kdns.dig(BIG, "+noedns", "+ignore")
     assert small.size <= 512 and "tc" in small.flags
@@ -156,12 +155,12 @@ def test_headless_answers_fit_the_transport(kdns: support.Kdns) -> None:
     assert sum(len(rrset) for rrset in tcp_reply.answer) == 150
 
 
-def test_case_is_echoed(kdns: support.Kdns) -> None:
+def test_case_is_echoed(kdns: kube_e2e.Kdns) -> None:
     reply = kdns.dig("WEB.TestNS.svc.Cluster.Local.")
     assert reply.answer == ["WEB.TestNS.svc.Cluster.Local. 30 IN A 10.96.0.20"]
 
 
-def test_health_and_ready(kdns: support.Kdns) -> None:
+def test_health_and_ready(kdns: kube_e2e.Kdns) -> None:
     assert kdns.ready() == (200, "OK")
     assert kdns.health()[0] == 200
 

@@ -11,24 +11,24 @@ import dns.query
 import dns.rcode
 import pytest
 
-from tests.fakes import apiserver as fa
-from tests.integration import support
+from tests.support import apiserver as fa
+from tests.support import kube_e2e
 
 T = "testns.svc.cluster.local."
 
 
-def ask(kdns: support.Kdns, name: str, rdtype: str = "A") -> dns.message.Message:
+def ask(kdns: kube_e2e.Kdns, name: str, rdtype: str = "A") -> dns.message.Message:
     query = dns.message.make_query(name, rdtype)
     return dns.query.udp(query, "127.0.0.1", port=kdns.port, timeout=1)
 
 
-def addresses(kdns: support.Kdns, name: str) -> tuple[str, list[str]]:
+def addresses(kdns: kube_e2e.Kdns, name: str) -> tuple[str, list[str]]:
     reply = ask(kdns, name)
     found = sorted(rr.to_text() for rrset in reply.answer for rr in rrset)
     return dns.rcode.to_text(reply.rcode()), found
 
 
-def seed(api: support.ThreadedAPI) -> None:
+def seed(api: kube_e2e.ThreadedAPI) -> None:
     for ns in ("default", "kube-system", "testns"):
         api.create(fa.namespace(ns))
     api.create(fa.service("web", "testns", cluster_ips=["10.96.0.20"]))
@@ -39,8 +39,8 @@ def seed(api: support.ThreadedAPI) -> None:
 
 
 @pytest.fixture(scope="module")
-def api() -> Iterator[support.ThreadedAPI]:
-    with support.api_server(bookmark_interval=0.5) as server:
+def api() -> Iterator[kube_e2e.ThreadedAPI]:
+    with kube_e2e.api_server(bookmark_interval=0.5) as server:
         server.start()
         seed(server)
         yield server
@@ -48,24 +48,24 @@ def api() -> Iterator[support.ThreadedAPI]:
 
 @pytest.fixture(scope="module")
 def kdns(
-    api: support.ThreadedAPI, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[support.Kdns]:
-    with support.kdns(api, tmp_path_factory.mktemp("kdns")) as server:
-        support.wait_for(lambda: server.ready()[0] == 200, timeout=10, interval=0.05)
+    api: kube_e2e.ThreadedAPI, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[kube_e2e.Kdns]:
+    with kube_e2e.kdns(api, tmp_path_factory.mktemp("kdns")) as server:
+        kube_e2e.wait_for(lambda: server.ready()[0] == 200, timeout=10, interval=0.05)
         yield server
 
 
 def visible_after(
-    kdns: support.Kdns, change: object, name: str, expected: tuple[str, list[str]]
+    kdns: kube_e2e.Kdns, change: object, name: str, expected: tuple[str, list[str]]
 ) -> float:
     """Seconds from making ``change`` (a thunk) until ``name`` answers ``expected``."""
     start = time.monotonic()
     change()  # type: ignore[operator]
-    support.wait_for(lambda: addresses(kdns, name) == expected, timeout=5, interval=0.001)
+    kube_e2e.wait_for(lambda: addresses(kdns, name) == expected, timeout=5, interval=0.001)
     return time.monotonic() - start
 
 
-def test_changes_are_answered_within_100_ms(api: support.ThreadedAPI, kdns: support.Kdns) -> None:
+def test_changes_are_answered_within_100_ms(api: kube_e2e.ThreadedAPI, kdns: kube_e2e.Kdns) -> None:
     svc = fa.service("fast", "testns", cluster_ips=["10.96.1.1"])
     moved = fa.service("fast", "testns", cluster_ips=["10.96.1.2"])
     name = f"fast.{T}"
@@ -92,7 +92,7 @@ def test_changes_are_answered_within_100_ms(api: support.ThreadedAPI, kdns: supp
 
 
 def test_a_dropped_stream_resumes_without_a_relist(
-    api: support.ThreadedAPI, kdns: support.Kdns
+    api: kube_e2e.ThreadedAPI, kdns: kube_e2e.Kdns
 ) -> None:
     lists = api.list_requests()
     api.drop_watches()
@@ -107,11 +107,11 @@ def test_a_dropped_stream_resumes_without_a_relist(
 
 
 def test_an_expired_resource_version_relists_and_reconciles(
-    api: support.ThreadedAPI, kdns: support.Kdns
+    api: kube_e2e.ThreadedAPI, kdns: kube_e2e.Kdns
 ) -> None:
     gone = fa.service("gone", "testns", cluster_ips=["10.96.1.4"])
     api.create(gone)
-    support.wait_for(lambda: addresses(kdns, f"gone.{T}")[0] == "NOERROR", timeout=2)
+    kube_e2e.wait_for(lambda: addresses(kdns, f"gone.{T}")[0] == "NOERROR", timeout=2)
     lists = api.list_requests("services")
     api.stop()
     # While the API server is away: one object deleted, one added, history compacted.
@@ -120,7 +120,7 @@ def test_an_expired_resource_version_relists_and_reconciles(
     api.compact()
     assert addresses(kdns, f"gone.{T}")[0] == "NOERROR"  # last known state meanwhile
     api.start()
-    support.wait_for(
+    kube_e2e.wait_for(
         lambda: (
             addresses(kdns, f"gone.{T}")[0] == "NXDOMAIN"
             and addresses(kdns, f"born.{T}") == ("NOERROR", ["10.96.1.5"])
@@ -132,7 +132,7 @@ def test_an_expired_resource_version_relists_and_reconciles(
 
 
 def test_answers_and_readiness_outlive_the_api_server(
-    api: support.ThreadedAPI, kdns: support.Kdns
+    api: kube_e2e.ThreadedAPI, kdns: kube_e2e.Kdns
 ) -> None:
     api.stop()
     try:
@@ -167,9 +167,9 @@ def test_answers_and_readiness_outlive_the_api_server(
 def test_api_server_down_at_start(tmp_path_factory: pytest.TempPathFactory) -> None:
     """SERVFAIL (never NXDOMAIN) for cluster names until the first sync, other blocks served,
     /ready 503 naming kubernetes, /health 200; then real answers and /ready 200."""
-    with support.api_server() as api:
+    with kube_e2e.api_server() as api:
         seed(api)  # objects exist, but nobody can list them yet
-        with support.kdns(api, tmp_path_factory.mktemp("down")) as kdns:
+        with kube_e2e.kdns(api, tmp_path_factory.mktemp("down")) as kdns:
             for name in (
                 f"web.{T}",
                 f"nope.{T}",
@@ -183,7 +183,7 @@ def test_api_server_down_at_start(tmp_path_factory: pytest.TempPathFactory) -> N
             assert status == 503 and "kubernetes" in body
             assert kdns.health()[0] == 200
             api.start()
-            support.wait_for(lambda: kdns.ready()[0] == 200, timeout=15, interval=0.05)
+            kube_e2e.wait_for(lambda: kdns.ready()[0] == 200, timeout=15, interval=0.05)
             assert addresses(kdns, f"web.{T}") == ("NOERROR", ["10.96.0.20"])
             assert addresses(kdns, f"nope.{T}")[0] == "NXDOMAIN"
             assert 'Still waiting on: "kubernetes"' in kdns.output

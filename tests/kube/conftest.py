@@ -16,7 +16,7 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from kdns.kube import controller  # noqa: E402
-from tests.fakes import apiserver  # noqa: E402
+from tests.support import apiserver  # noqa: E402
 
 #: Timings small enough for a fast suite, large enough not to flap on a loaded machine.
 FAST: dict[str, Any] = {

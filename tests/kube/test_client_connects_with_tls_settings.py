@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from kdns.kube import controller, errors
-from tests.fakes import apiserver as fake
-from tests.fakes import tls
-from tests.fakes.aio import eventually
+from tests.support import apiserver as fake
+from tests.support import tls
+from tests.support.aio import eventually
 
 
 @pytest.fixture

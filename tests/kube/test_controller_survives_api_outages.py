@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.fakes import apiserver as fake
-from tests.fakes.aio import eventually, stays
+from tests.support import apiserver as fake
+from tests.support.aio import eventually, stays
 
 
 async def test_api_down_at_start_means_not_ready_until_it_comes_up(api, make_controller):

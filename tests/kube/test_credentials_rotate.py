@@ -8,8 +8,8 @@ import certifi
 import kubernetes.config.incluster_config as incluster
 
 from kdns.kube import client
-from tests.fakes import apiserver as fake
-from tests.fakes.aio import eventually
+from tests.support import apiserver as fake
+from tests.support.aio import eventually
 
 
 async def test_a_rewritten_token_file_is_picked_up_after_a_401(

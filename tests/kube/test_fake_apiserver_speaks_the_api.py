@@ -7,7 +7,7 @@ import json
 import aiohttp
 import pytest
 
-from tests.fakes import apiserver as fake
+from tests.support import apiserver as fake
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from tests.fakes import apiserver as fake
-from tests.fakes.aio import eventually
+from tests.support import apiserver as fake
+from tests.support.aio import eventually
 
 EXPECTED = (
     "plugin/kubernetes: cannot list endpointslices.discovery.k8s.io: forbidden; "

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from kdns.kube import objects
-from tests.fakes import apiserver as fake
+from tests.support import apiserver as fake
 
 
 def test_service_cluster_ips_come_from_cluster_ips_with_cluster_ip_fallback():

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from kdns.kube import controller
-from tests.fakes import apiserver as fake
-from tests.fakes.aio import eventually
+from tests.support import apiserver as fake
+from tests.support.aio import eventually
 
 
 async def test_labels_namespace_labels_and_pod_phases_are_sent_as_selectors(api, make_controller):

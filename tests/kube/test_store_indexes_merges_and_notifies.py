@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kdns.kube import objects, store
-from tests.fakes import apiserver as fake
+from tests.support import apiserver as fake
 
 
 class Clock:

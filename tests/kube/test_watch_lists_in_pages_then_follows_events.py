@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.fakes import apiserver as fake
-from tests.fakes.aio import eventually
+from tests.support import apiserver as fake
+from tests.support.aio import eventually
 
 
 async def test_initial_list_is_paged_with_limit_and_continue(api, make_controller):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes import apiserver as fake
-from tests.fakes.aio import eventually
+from tests.support import apiserver as fake
+from tests.support.aio import eventually
 
 
 @pytest.mark.parametrize("expired_as_http", [False, True], ids=["error-event", "http-410"])

@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 
 from kdns.kube import errors, watch
-from tests.fakes import apiserver as fake
-from tests.fakes.aio import eventually
+from tests.support import apiserver as fake
+from tests.support.aio import eventually
 
 
 @pytest.mark.parametrize("too_large_as_http", [False, True], ids=["watch-hangs", "http-504"])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.fakes import apiserver as fake
-from tests.fakes.aio import eventually
+from tests.support import apiserver as fake
+from tests.support.aio import eventually
 
 
 async def test_bookmarks_advance_the_revision_a_dropped_stream_resumes_from(api, make_controller):

@@ -9,8 +9,8 @@ import random
 import pytest
 
 from kdns.kube import client, errors, resources, store, watch
-from tests.fakes import apiserver as fake
-from tests.fakes.aio import eventually
+from tests.support import apiserver as fake
+from tests.support.aio import eventually
 
 
 def test_backoff_doubles_up_to_the_cap_with_jitter_and_resets():

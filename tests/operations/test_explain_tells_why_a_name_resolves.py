@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import apiserver as fa
-from tests.integration import support
-from tests.server import helpers
+from tests.support import apiserver as fa
+from tests.support import clients, kube_e2e
 
 COREFILE = """\
 .:53 {
@@ -32,7 +31,7 @@ COREFILE = """\
 
 @pytest.fixture(scope="module")
 def corefile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    with support.api_server() as api:
+    with kube_e2e.api_server() as api:
         api.start()
         for ns in ("default", "shop", "tools"):
             api.create(fa.namespace(ns))
@@ -54,7 +53,7 @@ def corefile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def explain(corefile: Path, *args: str) -> tuple[int, str]:
-    done = helpers.run_kdns(
+    done = clients.run_kdns(
         ["explain", *args, "-conf", str(corefile)], cwd=corefile.parent, timeout=30
     )
     assert "Traceback" not in done.stderr, done.stderr
@@ -100,7 +99,7 @@ def test_the_search_path_from_a_namespace(corefile: Path) -> None:
 
 def test_a_configuration_error_exits_1(tmp_path: Path) -> None:
     (tmp_path / "Corefile").write_text(". {\n    nope\n}\n")
-    done = helpers.run_kdns(["explain", "x.test", "-conf", "Corefile"], cwd=tmp_path)
+    done = clients.run_kdns(["explain", "x.test", "-conf", "Corefile"], cwd=tmp_path)
     assert done.returncode == 1
     assert "Unknown directive 'nope'" in done.stderr
 
@@ -108,6 +107,6 @@ def test_a_configuration_error_exits_1(tmp_path: Path) -> None:
 def test_records_answers_name_their_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "zone.yaml").write_text("zone: example.test\nrecords:\n  web: {A: 192.0.2.1}\n")
     (tmp_path / "Corefile").write_text("example.test {\n    records zone.yaml\n}\n")
-    done = helpers.run_kdns(["explain", "web.example.test", "-conf", "Corefile"], cwd=tmp_path)
+    done = clients.run_kdns(["explain", "web.example.test", "-conf", "Corefile"], cwd=tmp_path)
     assert done.returncode == 0
     assert "web.example.test. A from zone.yaml:3" in done.stdout

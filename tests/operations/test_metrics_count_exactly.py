@@ -8,8 +8,7 @@ import urllib.request
 import dns.message
 import dns.query
 
-from tests import kdnsproc
-from tests.server import helpers
+from tests.support import clients, kdnsproc
 
 GOLDEN_FAMILIES = {
     "coredns_build_info": ("gauge", {"version", "revision", "goversion"}),
@@ -49,7 +48,7 @@ def test_known_query_mix_gives_exact_counts() -> None:
         "    whoami\n}\n"
         f".:{{port}} {{\n    bind 127.0.0.1\n    prometheus 127.0.0.1:{metrics_port}\n    chaos\n}}\n"
     )
-    with helpers.serve(corefile) as srv:
+    with clients.serve(corefile) as srv:
         base = scrape(metrics_port)
         server = f"dns://127.0.0.1:{srv.port}"
         before = samples(base, "coredns_dns_requests_total")
@@ -104,12 +103,12 @@ def test_known_query_mix_gives_exact_counts() -> None:
 def test_forward_metrics_have_coredns_names() -> None:
     metrics_port = kdnsproc.free_port()
     upstream = ".:{port} {\n    bind 127.0.0.1\n    whoami\n}\n"
-    with helpers.serve(upstream) as up:
+    with clients.serve(upstream) as up:
         corefile = (
             f".:{{port}} {{\n    bind 127.0.0.1\n    prometheus 127.0.0.1:{metrics_port}\n"
             f"    forward . 127.0.0.1:{up.port} {{\n        max_concurrent 10\n    }}\n}}\n"
         )
-        with helpers.serve(corefile) as srv:
+        with clients.serve(corefile) as srv:
             for _ in range(3):
                 srv.query("a.example.", "A")
             text = scrape(metrics_port)

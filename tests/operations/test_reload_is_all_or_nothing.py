@@ -18,9 +18,8 @@ import dns.rcode
 
 from kdns import cli, lifecycle
 from kdns.server.instance import Instance
-from tests import kdnsproc
-from tests.fakes.aio import eventually
-from tests.server import helpers
+from tests.support import clients, kdnsproc
+from tests.support.aio import eventually
 
 HELD = """\
 hold.test:{port} {{
@@ -73,7 +72,7 @@ def peer_closed(sock: socket.socket) -> bool:
 async def test_a_connection_busy_past_the_grace_is_aborted_and_the_reload_succeeds(
     tmp_path: Path,
 ) -> None:
-    old_port, new_port = kdnsproc.free_port(), helpers.second_port()
+    old_port, new_port = kdnsproc.free_port(), clients.second_port()
     silent = Silent()
     path = tmp_path / "Corefile"
     path.write_text(HELD.format(port=old_port))
@@ -86,10 +85,10 @@ async def test_a_connection_busy_past_the_grace_is_aborted_and_the_reload_succee
 
     runner.instance.hooks.cleanup.append(mark)
     loop = asyncio.get_running_loop()
-    held = await loop.run_in_executor(None, helpers.tcp_connect, old_port)
+    held = await loop.run_in_executor(None, clients.tcp_connect, old_port)
     try:
-        query = helpers.make_query("x.hold.test.", "A", qid=7).to_wire()
-        held.sendall(helpers.frame(query))
+        query = clients.make_query("x.hold.test.", "A", qid=7).to_wire()
+        held.sendall(clients.frame(query))
         await eventually(lambda: silent.calls > 0)  # in flight for good
 
         path.write_text(NEXT.format(port=new_port))
@@ -98,7 +97,7 @@ async def test_a_connection_busy_past_the_grace_is_aborted_and_the_reload_succee
         assert cleaned == ["old"], "the old configuration's hooks were not cleaned up"
         await eventually(lambda: peer_closed(held), timeout=2)  # aborted, not left open
 
-        q = helpers.make_query("who.test.", "A")
+        q = clients.make_query("who.test.", "A")
         reply = await loop.run_in_executor(
             None, lambda: dns.query.tcp(q, "127.0.0.1", port=new_port, timeout=2)
         )

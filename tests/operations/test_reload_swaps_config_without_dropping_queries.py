@@ -17,8 +17,7 @@ import dns.message
 import dns.query
 import dns.rcode
 
-from tests import kdnsproc
-from tests.server import helpers
+from tests.support import clients, kdnsproc
 
 CONFIG = """\
 .:{port} {{
@@ -100,7 +99,7 @@ def test_reload_under_load_changed_broken_identical(tmp_path: Path) -> None:
     data.mkdir()
     swap(data, CONFIG.format(port=port, metrics=metrics_port, version="v1"), 1)
     (data / "Corefile").symlink_to("..data/Corefile")
-    proc = kdnsproc.KdnsProcess(["-conf", str(data / "Corefile")], env=helpers.child_env())
+    proc = kdnsproc.KdnsProcess(["-conf", str(data / "Corefile")], env=clients.child_env())
     try:
         kdnsproc.wait_serving("127.0.0.1", port, proc)
         assert version(port) == "v1"
@@ -138,7 +137,7 @@ def test_the_failure_counter_is_exported_at_zero_from_start() -> None:
             + reload
             + f"    prometheus 127.0.0.1:{metrics_port}\n    whoami\n}}\n"
         )
-        with helpers.serve(corefile) as srv:
+        with clients.serve(corefile) as srv:
             srv.query("whoami.test.", "A")
             text = scrape(metrics_port)
         assert ("coredns_reload_failed_total 0.0" in text) is exported, text

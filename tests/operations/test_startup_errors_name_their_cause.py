@@ -21,12 +21,11 @@ import pytest
 from kdns import config, corefile, http
 from kdns.errors import ListenError
 from kdns.server.instance import Instance
-from tests import kdnsproc
-from tests.server import helpers
+from tests.support import clients, kdnsproc
 
 
 def run(corefile: Path, *prefix: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **helpers.child_env(), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, **clients.child_env(), "PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.run(
         [*prefix, sys.executable, "-m", "kdns", "-conf", str(corefile)],
         capture_output=True,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from tests.server import helpers
+from tests.support import clients
 
 BROKEN = """\
 . {
@@ -27,7 +27,7 @@ example.org {
 
 def test_every_problem_is_printed_once_with_its_line(tmp_path: Path) -> None:
     (tmp_path / "Corefile").write_text(BROKEN)
-    done = helpers.run_kdns(["-validate", "-conf", "Corefile"], cwd=tmp_path)
+    done = clients.run_kdns(["-validate", "-conf", "Corefile"], cwd=tmp_path)
     assert done.returncode == 1
     lines = done.stderr.splitlines()
     assert lines == [
@@ -52,14 +52,14 @@ def test_a_good_corefile_passes_without_binding_or_contacting_anything(tmp_path:
             "    kubernetes cluster.local {\n        endpoint http://127.0.0.1:9\n    }\n"
             "    forward . 127.0.0.1:9\n}\n"
         )
-        done = helpers.run_kdns(["-validate", "-conf", "Corefile"], cwd=tmp_path, timeout=15)
+        done = clients.run_kdns(["-validate", "-conf", "Corefile"], cwd=tmp_path, timeout=15)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "Corefile: OK\n"
 
 
 def test_a_syntax_error_is_the_one_problem(tmp_path: Path) -> None:
     (tmp_path / "Corefile").write_text(". {\n    whoami\n")
-    done = helpers.run_kdns(["-validate", "-conf", "Corefile"], cwd=tmp_path)
+    done = clients.run_kdns(["-validate", "-conf", "Corefile"], cwd=tmp_path)
     assert done.returncode == 1
     assert len(done.stderr.splitlines()) == 1
     assert done.stderr.startswith("Corefile:")

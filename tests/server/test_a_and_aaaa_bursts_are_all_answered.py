@@ -20,8 +20,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from tests import kdnsproc
-from tests.server import helpers
+from tests.support import clients, kdnsproc
 
 PAIRS = 2000
 COREFILE = "cluster.local {\n    whoami\n}\n"
@@ -29,7 +28,7 @@ COREFILE = "cluster.local {\n    whoami\n}\n"
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[kdnsproc.Server]:
-    with helpers.serve(COREFILE) as srv:
+    with clients.serve(COREFILE) as srv:
         yield srv
 
 
@@ -58,8 +57,8 @@ class Reader(threading.Thread):
 
 def pair(qid_a: int, qid_aaaa: int, n: int) -> tuple[bytes, bytes]:
     name = f"svc{n}.default.svc.cluster.local."
-    a = helpers.make_query(name, "A", qid=qid_a).to_wire()
-    aaaa = helpers.make_query(name, "AAAA", qid=qid_aaaa).to_wire()
+    a = clients.make_query(name, "A", qid=qid_a).to_wire()
+    aaaa = clients.make_query(name, "AAAA", qid=qid_aaaa).to_wire()
     return a, aaaa
 
 

@@ -20,9 +20,8 @@ from kdns.plugins.chaos.handler import Chaos
 from kdns.request import Request
 from kdns.server import dispatch
 from kdns.server.zones import Route, ZoneTable
-from tests import kdnsproc
-from tests.fakes.upstream import FakeUpstream
-from tests.server import helpers
+from tests.support import clients, kdnsproc
+from tests.support.upstream import FakeUpstream
 
 COREFILE = """\
 example.test:{port} {
@@ -53,12 +52,12 @@ def upstream() -> Iterator[FakeUpstream]:
 @pytest.fixture(scope="module")
 def server(upstream: FakeUpstream) -> Iterator[kdnsproc.Server]:
     corefile = COREFILE.replace("UPSTREAM", str(upstream.port))
-    with helpers.serve(corefile, files={"example.test.yaml": ZONE}) as srv:
+    with clients.serve(corefile, files={"example.test.yaml": ZONE}) as srv:
         yield srv
 
 
 def ask(server: kdnsproc.Server, name: str, rdtype: str, rdclass: int) -> int:
-    query = helpers.make_query(name, rdtype, rdclass)
+    query = clients.make_query(name, rdtype, rdclass)
     reply = dns.query.udp(query, "127.0.0.1", port=server.port, timeout=3)
     return reply.rcode()
 
@@ -108,7 +107,7 @@ class Counting:
 
 
 def query(name: str, qclass: int) -> bytes:
-    return helpers.make_query(name, "TXT", qclass).to_wire()
+    return clients.make_query(name, "TXT", qclass).to_wire()
 
 
 def test_the_classes_of_a_route_are_computed_once_from_its_chain() -> None:

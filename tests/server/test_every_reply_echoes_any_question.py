@@ -26,10 +26,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests import kdnsproc
-from tests.fakes import apiserver as fa
-from tests.fakes import upstream as fu
-from tests.server import helpers
+from tests.support import apiserver as fa
+from tests.support import clients, kdnsproc
+from tests.support import upstream as fu
 
 RECORDS = """\
 zone: records.test
@@ -146,16 +145,16 @@ def server(kubeconfig: Path) -> Iterator[kdnsproc.Server]:
     with fu.FakeUpstream() as upstream:
         corefile = COREFILE.format(upstream=upstream.port, kubeconfig=kubeconfig)
         files = {"records.yaml": RECORDS, "hosts.hosts": HOSTS}
-        with helpers.serve(corefile, files=files) as srv:
+        with clients.serve(corefile, files=files) as srv:
             wait_synced(srv)
             yield srv
 
 
 def wait_synced(server: kdnsproc.Server) -> None:
-    query = helpers.make_query("web.default.svc.cluster.local.", "A")
+    query = clients.make_query("web.default.svc.cluster.local.", "A")
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        reply = helpers.udp_exchange(query.to_wire(), server.port)
+        reply = clients.udp_exchange(query.to_wire(), server.port)
         if reply is not None and dns.message.from_wire(reply).rcode() == dns.rcode.NOERROR:
             return
         time.sleep(0.1)
@@ -190,7 +189,7 @@ def questions(draw: st.DrawFn) -> tuple[dns.name.Name, str, str]:
 
 def echoes(server: kdnsproc.Server, message: dns.message.Message, proto: str) -> None:
     data = message.to_wire()
-    reply = helpers.exchange(data, server.port, proto=proto)
+    reply = clients.exchange(data, server.port, proto=proto)
     assert reply is not None, f"no {proto} reply to {message.question[0]}"
     parsed = dns.message.from_wire(reply)  # strict: BadLabelType, trailing junk... raise
     end = len(data) - (11 if message.edns >= 0 else 0)
@@ -249,7 +248,7 @@ def test_the_fixture_answers_what_it_should(server: kdnsproc.Server) -> None:
     for (text, rdclass), rcode in expected.items():
         rdtype = "TXT" if rdclass == "CH" else "A"
         message = dns.message.make_query(text, rdtype, rdclass)
-        reply = helpers.udp_exchange(message.to_wire(), server.port)
+        reply = clients.udp_exchange(message.to_wire(), server.port)
         assert reply is not None
         parsed = dns.message.from_wire(reply)
         assert parsed.rcode() == rcode, text

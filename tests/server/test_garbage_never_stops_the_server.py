@@ -20,8 +20,7 @@ import dns.message
 import dns.rcode
 import pytest
 
-from tests import kdnsproc
-from tests.server import helpers
+from tests.support import clients, kdnsproc
 
 SEED = 0x6B646E73  # "kdns"
 UDP_PACKETS = 5000
@@ -44,7 +43,7 @@ NAMES = ["whoami.test.", "WhOaMi.TeSt.", "a.b.whoami.test.", "version.bind.", "x
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[kdnsproc.Server]:
-    with helpers.serve(COREFILE) as srv:
+    with clients.serve(COREFILE) as srv:
         yield srv
 
 
@@ -54,7 +53,7 @@ def valid_query(rng: random.Random) -> bytes:
     types: list[str | int] = ["A", "AAAA", "TXT", "SRV", "ANY", "PTR", 65535]
     rdtype = rng.choice(types)
     use_edns = rng.choice([False, 0, 0, 1])
-    q = helpers.make_query(
+    q = clients.make_query(
         name,
         rdtype,
         rdclass,
@@ -253,10 +252,10 @@ def test_random_frames_on_one_tcp_connection(server: kdnsproc.Server) -> None:
     rng = random.Random(SEED + 1)
     frames = list(packets(rng, TCP_FRAMES))
     want = [int.from_bytes(f[:2], "big") for f in frames if deserves_reply(f)]
-    with helpers.tcp_connect(server.port) as sock:
-        sock.sendall(b"".join(helpers.frame(f) for f in frames))
-        replies = helpers.read_frames(sock, len(want), timeout=10)
-        extra = helpers.read_frames(sock, 1, timeout=0.3)
+    with clients.tcp_connect(server.port) as sock:
+        sock.sendall(b"".join(clients.frame(f) for f in frames))
+        replies = clients.read_frames(sock, len(want), timeout=10)
+        extra = clients.read_frames(sock, 1, timeout=0.3)
     assert extra == [], f"a reply to a frame that deserved none: {extra[0]!r}"
     for raw in replies:
         check_reply(raw)
@@ -265,7 +264,7 @@ def test_random_frames_on_one_tcp_connection(server: kdnsproc.Server) -> None:
 
 
 def raw_tcp(server: kdnsproc.Server, data: bytes, *, reset: bool = False) -> None:
-    sock = helpers.tcp_connect(server.port)
+    sock = clients.tcp_connect(server.port)
     if reset:
         # SO_LINGER 0: close() sends RST instead of FIN.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -276,15 +275,15 @@ def raw_tcp(server: kdnsproc.Server, data: bytes, *, reset: bool = False) -> Non
 
 def test_tcp_garbage_then_close(server: kdnsproc.Server) -> None:
     rng = random.Random(SEED + 2)
-    query = helpers.make_query("whoami.test.", "A").to_wire()
+    query = clients.make_query("whoami.test.", "A").to_wire()
     cases: list[tuple[bytes, bool]] = [
         (b"", False),  # connect, then close at once
         (b"", True),
         (b"\x00", False),  # half a length prefix
         (b"\xff\xff" + b"x" * 100, False),  # a prefix far larger than the data
         (b"\x01\x00" + query, False),  # 256 announced, fewer sent
-        (helpers.frame(query)[:-3], True),  # reset mid-message
-        (helpers.frame(query) * 50, True),  # reset with replies still to write
+        (clients.frame(query)[:-3], True),  # reset mid-message
+        (clients.frame(query) * 50, True),  # reset with replies still to write
     ]
     cases += [(rng.randbytes(rng.randint(1, 4000)), rng.random() < 0.5) for _ in range(100)]
     for data, reset in cases:

@@ -16,8 +16,7 @@ from collections.abc import Iterator
 import dns.rcode
 import pytest
 
-from tests import kdnsproc
-from tests.server import helpers
+from tests.support import clients, kdnsproc
 
 LAMEDUCK = 2.0
 
@@ -46,8 +45,8 @@ example.test {{
 @pytest.fixture(scope="module")
 def endpoints() -> Iterator[tuple[kdnsproc.Server, int, int]]:
     health = kdnsproc.free_port()
-    ready = helpers.second_port(health)
-    with helpers.serve(corefile(health, ready)) as srv:
+    ready = clients.second_port(health)
+    with clients.serve(corefile(health, ready)) as srv:
         yield srv, health, ready
 
 
@@ -76,8 +75,8 @@ def test_each_endpoint_serves_only_its_own_path(
 
 def test_lameduck_fails_ready_at_once_keeps_health_and_dns_then_exits_0() -> None:
     health = kdnsproc.free_port()
-    ready = helpers.second_port(health)
-    with helpers.serve(corefile(health, ready, lameduck="2s")) as srv:
+    ready = clients.second_port(health)
+    with clients.serve(corefile(health, ready, lameduck="2s")) as srv:
         assert http_get(ready, "/ready")[0] == 200
         srv.proc.proc.send_signal(signal.SIGTERM)
         sent = time.monotonic()
@@ -117,8 +116,8 @@ def test_lameduck_fails_ready_at_once_keeps_health_and_dns_then_exits_0() -> Non
 
 def test_without_lameduck_sigterm_exits_promptly() -> None:
     health = kdnsproc.free_port()
-    ready = helpers.second_port(health)
-    with helpers.serve(corefile(health, ready)) as srv:
+    ready = clients.second_port(health)
+    with clients.serve(corefile(health, ready)) as srv:
         sent = time.monotonic()
         assert srv.proc.stop(signal.SIGTERM) == 0
         assert time.monotonic() - sent < 1.5

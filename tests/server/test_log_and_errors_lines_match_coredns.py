@@ -18,9 +18,7 @@ import dns.message
 import dns.rcode
 import pytest
 
-from tests import kdnsproc
-from tests.integration import support
-from tests.server import helpers
+from tests.support import clients, kdnsproc, kube_e2e
 
 COREFILE = """\
 whoami.test {
@@ -43,7 +41,7 @@ COMMON_UDP = re.compile(
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[kdnsproc.Server]:
-    with helpers.serve(COREFILE) as srv:
+    with clients.serve(COREFILE) as srv:
         # Every listener (0.0.0.0 and ::) is open once the listener lines are out.
         srv.proc.wait_for_line(f"chaos.test.:{srv.port}")
         yield srv
@@ -70,10 +68,10 @@ def exchange(
     data = query.to_wire()
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     if tcp:
-        with helpers.tcp_connect(server.port, host=host) as sock:
+        with clients.tcp_connect(server.port, host=host) as sock:
             port = sock.getsockname()[1]
-            sock.sendall(helpers.frame(data))
-            (reply,) = helpers.read_frames(sock, 1)
+            sock.sendall(clients.frame(data))
+            (reply,) = clients.read_frames(sock, 1)
         return port, data, reply
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
         sock.bind((host, 0))
@@ -86,7 +84,7 @@ def exchange(
 
 def test_a_udp_query_logs_the_common_format(server: kdnsproc.Server) -> None:
     before = len(server.proc.lines)
-    query = helpers.make_query("whoami.test.", "A", qid=4321)
+    query = clients.make_query("whoami.test.", "A", qid=4321)
     port, data, reply = exchange(server, query)
     line = line_with(server, f"127.0.0.1:{port} - 4321 ", after=before)
     assert COMMON_UDP.fullmatch(line), line
@@ -99,7 +97,7 @@ def test_a_udp_query_logs_the_common_format(server: kdnsproc.Server) -> None:
 
 def test_edns_do_and_buffer_size_are_logged(server: kdnsproc.Server) -> None:
     before = len(server.proc.lines)
-    query = helpers.make_query(
+    query = clients.make_query(
         "whoami.test.", "AAAA", qid=4322, use_edns=0, payload=1400, want_dnssec=True
     )
     port, data, reply = exchange(server, query)
@@ -111,7 +109,7 @@ def test_edns_do_and_buffer_size_are_logged(server: kdnsproc.Server) -> None:
 
 def test_a_tcp_query_logs_the_tcp_size(server: kdnsproc.Server) -> None:
     before = len(server.proc.lines)
-    query = helpers.make_query("whoami.test.", "A", qid=4323)
+    query = clients.make_query("whoami.test.", "A", qid=4323)
     port, data, reply = exchange(server, query, tcp=True)
     line = line_with(server, f":{port} - 4323 ", after=before)
     # request.Size() is dns.MaxMsgSize over TCP (plugin/pkg/edns.Size).
@@ -120,7 +118,7 @@ def test_a_tcp_query_logs_the_tcp_size(server: kdnsproc.Server) -> None:
 
 def test_the_logged_name_is_lower_cased(server: kdnsproc.Server) -> None:
     before = len(server.proc.lines)
-    port, _, reply = exchange(server, helpers.make_query("WhOaMi.TeSt.", "A", qid=4324))
+    port, _, reply = exchange(server, clients.make_query("WhOaMi.TeSt.", "A", qid=4324))
     assert dns.message.from_wire(reply).question[0].name.to_text() == "WhOaMi.TeSt."
     line = line_with(server, f":{port} - 4324 ", after=before)
     assert '"A IN whoami.test. udp ' in line, line
@@ -132,7 +130,7 @@ def test_an_ipv6_client_is_bracketed(server: kdnsproc.Server) -> None:
     except OSError:
         pytest.skip("no IPv6")
     before = len(server.proc.lines)
-    port, _, _ = exchange(server, helpers.make_query("whoami.test.", "A", qid=4325), host="::1")
+    port, _, _ = exchange(server, clients.make_query("whoami.test.", "A", qid=4325), host="::1")
     line = line_with(server, f"[::1]:{port} - 4325 ", after=before)
     assert line.startswith(f"[INFO] [::1]:{port} - 4325 "), line
 
@@ -188,24 +186,24 @@ def test_refused_answers_to_bad_queries_log_no_error(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """200 queries of other classes and 200 zone transfers: REFUSED, and no [ERROR] line."""
-    with support.api_server() as api:
+    with kube_e2e.api_server() as api:
         api.start()
-        with support.kdns(api, tmp_path_factory.mktemp("kdns"), corefile=CLUSTER) as kdns:
-            support.wait_for(lambda: kdns.ready()[0] == 200, timeout=10, interval=0.05)
+        with kube_e2e.kdns(api, tmp_path_factory.mktemp("kdns"), corefile=CLUSTER) as kdns:
+            kube_e2e.wait_for(lambda: kdns.ready()[0] == 200, timeout=10, interval=0.05)
             before = len(kdns.server.proc.lines)
             for i in range(200):
                 rdclass = ("CH", "HS", "ANY", "NONE")[i % 4]
-                query = helpers.make_query(NAMES[i % len(NAMES)], "A", rdclass)
+                query = clients.make_query(NAMES[i % len(NAMES)], "A", rdclass)
                 _, _, reply = exchange(kdns.server, query)
                 assert dns.message.from_wire(reply).rcode() == dns.rcode.REFUSED
             for i in range(200):
                 name = ("cluster.local.", "in-addr.arpa.", "example.org.")[i % 3]
-                query = helpers.make_query(name, "AXFR" if i % 2 else "IXFR")
+                query = clients.make_query(name, "AXFR" if i % 2 else "IXFR")
                 _, _, reply = exchange(kdns.server, query, tcp=i % 4 < 2)
                 assert dns.message.from_wire(reply).rcode() == dns.rcode.REFUSED
             # log still shows the refused transfers; a last query marks the end of the output.
             line_with(kdns.server, '"AXFR IN cluster.local. tcp', after=before)
-            _, _, reply = exchange(kdns.server, helpers.make_query("www.example.org.", "A", qid=77))
+            _, _, reply = exchange(kdns.server, clients.make_query("www.example.org.", "A", qid=77))
             line_with(kdns.server, '- 77 "A IN www.example.org. udp', after=before)
             errors = [line for line in kdns.server.proc.lines[before:] if "[ERROR]" in line]
             assert errors == []

@@ -14,8 +14,7 @@ from collections.abc import Iterator
 import dns.rcode
 import pytest
 
-from tests import kdnsproc
-from tests.server import helpers
+from tests.support import clients, kdnsproc
 
 COREFILE = """\
 example.org {
@@ -38,7 +37,7 @@ dns://prefixed.test {
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[kdnsproc.Server]:
-    with helpers.serve(COREFILE) as srv:
+    with clients.serve(COREFILE) as srv:
         yield srv
 
 
@@ -99,9 +98,9 @@ def test_the_root_block_catches_names_outside_every_zone_only_once(
 
 
 def test_blocks_on_two_ports_serve_their_own_zones(dig: str) -> None:
-    port2 = helpers.second_port()
+    port2 = clients.second_port()
     corefile = f"a.test:{{port}} {{\n    whoami\n}}\nb.test:{port2} {{\n    whoami\n}}\n"
-    with helpers.serve(corefile) as srv:
+    with clients.serve(corefile) as srv:
         # Listener lines are printed once every listener is open; the start probe saw one port.
         assert srv.proc.wait_for_line(f"b.test.:{port2}")
         assert srv.proc.wait_for_line(f"a.test.:{srv.port}")
@@ -111,13 +110,13 @@ def test_blocks_on_two_ports_serve_their_own_zones(dig: str) -> None:
         assert other.query("x.b.test.").rcode() == dns.rcode.NOERROR
         assert other.query("x.b.test.", tcp=True).rcode() == dns.rcode.NOERROR
         assert other.query("x.a.test.").rcode() == dns.rcode.REFUSED
-        result = helpers.run_dig(dig, port2, "x.b.test", "+noall", "+comments")
+        result = clients.run_dig(dig, port2, "x.b.test", "+noall", "+comments")
         assert "status: NOERROR" in result.stdout, result.stdout
 
 
 def test_a_wildcard_block_and_a_bound_block_share_a_port() -> None:
     corefile = "wild.test {\n    whoami\n}\nbound.test {\n    bind 127.0.0.1\n    whoami\n}\n"
-    with helpers.serve(corefile) as srv:
+    with clients.serve(corefile) as srv:
         for tcp in (False, True):
             assert srv.query("x.bound.test.", tcp=tcp).rcode() == dns.rcode.NOERROR
             # 127.0.0.2 reaches only the wildcard listener.

@@ -14,8 +14,7 @@ from collections.abc import Callable
 import dns.message
 
 from kdns import replay
-from tests import kdnsproc
-from tests.server import helpers
+from tests.support import clients, kdnsproc
 
 COUNT = 25_000
 WINDOW = 32
@@ -74,7 +73,7 @@ def test_junk_and_distinct_names_keep_memory_within_the_budget() -> None:
         "example.test:{port} {\n    bind 127.0.0.1\n"
         f"    prometheus 127.0.0.1:{metrics}\n    records zone.yaml\n}}\n"
     )
-    with helpers.serve(corefile, files={"zone.yaml": ZONE}) as srv:
+    with clients.serve(corefile, files={"zone.yaml": ZONE}) as srv:
         pid = srv.proc.proc.pid
         assert srv.query("web.example.test.").answer
         start = _rss_kb(pid)

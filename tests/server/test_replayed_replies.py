@@ -23,9 +23,8 @@ from kdns import config, corefile, replay, wire
 from kdns.request import Request
 from kdns.server.udp import UDPListener
 from kdns.server.zones import Route, ZoneTable
-from tests import kdnsproc
 from tests.operations.test_metrics_count_exactly import samples
-from tests.server import helpers
+from tests.support import clients, kdnsproc
 
 ZONE = "zone: example.test\nrecords:\n  web: {{A: {address}}}\n"
 
@@ -44,7 +43,7 @@ def test_a_repeated_query_gets_the_new_answer_once_the_records_reload(tmp_path: 
         "example.test:{port} {\n    bind 127.0.0.1\n"
         "    records zone.yaml {\n        reload 100ms\n    }\n}\n"
     )
-    with helpers.serve(corefile_text, files={"zone.yaml": ZONE.format(address="10.0.0.1")}) as srv:
+    with clients.serve(corefile_text, files={"zone.yaml": ZONE.format(address="10.0.0.1")}) as srv:
         for _ in range(20):
             assert _addresses(_ask(srv.port)) == ["10.0.0.1"]
         assert srv.workdir is not None
@@ -59,7 +58,7 @@ def test_a_repeated_query_gets_the_new_answer_once_the_records_reload(tmp_path: 
 
 def test_replayed_replies_carry_each_query_id_and_letter_case() -> None:
     corefile_text = "example.test:{port} {\n    bind 127.0.0.1\n    records zone.yaml\n}\n"
-    with helpers.serve(corefile_text, files={"zone.yaml": ZONE.format(address="10.0.0.1")}) as srv:
+    with clients.serve(corefile_text, files={"zone.yaml": ZONE.format(address="10.0.0.1")}) as srv:
         for qid in (1, 2, 65535, 7, 7, 300):
             for name in ("web.example.test.", "WeB.ExAmPlE.tEsT."):
                 reply = _ask(srv.port, name, qid)
@@ -74,7 +73,7 @@ def test_replayed_queries_are_counted_like_the_others() -> None:
         "example.test:{port} {\n    bind 127.0.0.1\n"
         f"    prometheus 127.0.0.1:{metrics_port}\n    records zone.yaml\n}}\n"
     )
-    with helpers.serve(corefile_text, files={"zone.yaml": ZONE.format(address="10.0.0.1")}) as srv:
+    with clients.serve(corefile_text, files={"zone.yaml": ZONE.format(address="10.0.0.1")}) as srv:
         for _ in range(40):
             _ask(srv.port)
         _ask(srv.port, "missing.example.test.")
@@ -160,7 +159,7 @@ def test_a_corefile_reload_on_the_same_listener_forgets_kept_replies() -> None:
         "old.yaml": ZONE.format(address="10.0.0.1"),
         "new.yaml": ZONE.format(address="10.0.0.2"),
     }
-    with helpers.serve(corefile_text, files=files) as srv:
+    with clients.serve(corefile_text, files=files) as srv:
         for _ in range(20):
             assert _addresses(_ask(srv.port)) == ["10.0.0.1"]
         assert srv.workdir is not None
@@ -234,7 +233,7 @@ def test_replayed_replies_leave_from_the_queried_address_on_a_wildcard_bind(
     destination: str,
 ) -> None:
     corefile_text = "example.test:{port} {\n    records zone.yaml\n}\n"
-    with helpers.serve(corefile_text, files={"zone.yaml": ZONE.format(address="10.0.0.1")}) as srv:
+    with clients.serve(corefile_text, files={"zone.yaml": ZONE.format(address="10.0.0.1")}) as srv:
         srv.proc.wait_for_line(f"example.test.:{srv.port}")
         query = dns.message.make_query("web.example.test.", "A", id=77).to_wire()
         for _ in range(5):  # the first takes the chain, the rest are replayed
@@ -279,7 +278,7 @@ def test_a_name_added_to_hosts_before_records_reaches_a_replayed_query() -> None
         "    records zone.yaml\n}\n"
     )
     files = {"zone.yaml": ZONE.format(address="10.0.0.1"), "hosts.txt": "10.0.0.7 other.test\n"}
-    with helpers.serve(corefile_text, files=files) as srv:
+    with clients.serve(corefile_text, files=files) as srv:
         for _ in range(20):
             assert _addresses(_ask(srv.port)) == ["10.0.0.1"]
         assert srv.workdir is not None
@@ -305,7 +304,7 @@ def test_a_replayed_cache_hit_counts_its_ttl_down() -> None:
         "example.test:{port} {\n    bind 127.0.0.1\n"
         f"    prometheus 127.0.0.1:{metrics_port}\n    cache 30\n    records zone.yaml\n}}\n"
     )
-    with helpers.serve(corefile_text, files={"zone.yaml": ZONE.format(address="10.0.0.1")}) as srv:
+    with clients.serve(corefile_text, files={"zone.yaml": ZONE.format(address="10.0.0.1")}) as srv:
         _ask(srv.port)  # fills the cache
         start = time.monotonic()
         seen: list[tuple[float, int]] = []
@@ -339,7 +338,7 @@ def test_loadbalance_rotations_replay() -> None:
         f"    prometheus 127.0.0.1:{metrics_port}\n    loadbalance\n    records zone.yaml\n}}\n"
     )
     zone = "zone: example.test\nrecords:\n  web: {A: [10.0.0.1, 10.0.0.2, 10.0.0.3]}\n"
-    with helpers.serve(corefile_text, files={"zone.yaml": zone}) as srv:
+    with clients.serve(corefile_text, files={"zone.yaml": zone}) as srv:
         orders = []
         for qid in range(30):
             reply = _ask(srv.port, qid=qid)
@@ -356,7 +355,7 @@ def test_replayed_cache_hits_are_counted_by_the_cache() -> None:
         "example.test:{port} {\n    bind 127.0.0.1\n"
         f"    prometheus 127.0.0.1:{metrics_port}\n    cache 30\n    records zone.yaml\n}}\n"
     )
-    with helpers.serve(corefile_text, files={"zone.yaml": ZONE.format(address="10.0.0.1")}) as srv:
+    with clients.serve(corefile_text, files={"zone.yaml": ZONE.format(address="10.0.0.1")}) as srv:
         for qid in range(40):
             assert _addresses(_ask(srv.port, qid=qid)) == ["10.0.0.1"]
         assert _kept(metrics_port) == 1

@@ -16,8 +16,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from tests import kdnsproc
-from tests.server import helpers
+from tests.support import clients, kdnsproc
 
 WHOAMI = ". {\n    whoami\n}\n"
 
@@ -36,7 +35,7 @@ needs_ipv6 = pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback (:
 
 @pytest.fixture(scope="module")
 def wildcard() -> Iterator[kdnsproc.Server]:
-    with helpers.serve(WHOAMI) as srv:
+    with clients.serve(WHOAMI) as srv:
         # Printed once every listener (0.0.0.0 and ::) is open.
         srv.proc.wait_for_line(f".:{srv.port}")
         yield srv
@@ -50,7 +49,7 @@ def exchange_from(
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
         sock.bind((source, 0))
         sock.settimeout(3)
-        query = helpers.make_query("whoami.example.", "A", qid=qid)
+        query = clients.make_query("whoami.example.", "A", qid=qid)
         sock.sendto(query.to_wire(), (destination, port))
         raw, addr = sock.recvfrom(65535)
     reply = dns.message.from_wire(raw)
@@ -83,7 +82,7 @@ def test_a_wildcard_bind_keeps_each_client_source(wildcard: kdnsproc.Server) -> 
 
 
 def test_dig_sees_no_unexpected_source(wildcard: kdnsproc.Server, dig: str) -> None:
-    result = helpers.run_dig(
+    result = clients.run_dig(
         dig, wildcard.port, "-b", "127.0.0.1", "whoami.example", "+tries=1", "+time=2",
         host="127.0.0.2",
     )  # fmt: skip
@@ -104,7 +103,7 @@ def test_a_wildcard_bind_answers_ipv6(wildcard: kdnsproc.Server) -> None:
 @pytest.fixture(scope="module")
 def two_addresses() -> Iterator[kdnsproc.Server]:
     corefile = ". {\n    bind 127.0.0.2 127.0.0.3\n    whoami\n}\n"
-    with helpers.serve(corefile, host="127.0.0.2") as srv:
+    with clients.serve(corefile, host="127.0.0.2") as srv:
         srv.proc.wait_for_line(f".:{srv.port} on 127.0.0.2, 127.0.0.3")
         yield srv
 
@@ -118,27 +117,27 @@ def test_bind_to_two_addresses_answers_on_both(
     assert whoami_address(reply) == "127.0.0.1"
     tcp = kdnsproc.Server(two_addresses.proc, two_addresses.port, destination)
     assert tcp.query("whoami.example.", tcp=True).rcode() == dns.rcode.NOERROR
-    result = helpers.run_dig(dig, two_addresses.port, "whoami.example", host=destination)
+    result = clients.run_dig(dig, two_addresses.port, "whoami.example", host=destination)
     assert "unexpected source" not in result.stdout + result.stderr
     assert "status: NOERROR" in result.stdout
 
 
 def test_bind_to_two_addresses_leaves_the_others_alone(two_addresses: kdnsproc.Server) -> None:
-    query = helpers.make_query("whoami.example.", "A").to_wire()
-    assert helpers.udp_exchange(query, two_addresses.port, host="127.0.0.1", timeout=0.5) is None
+    query = clients.make_query("whoami.example.", "A").to_wire()
+    assert clients.udp_exchange(query, two_addresses.port, host="127.0.0.1", timeout=0.5) is None
     with pytest.raises(ConnectionRefusedError):
-        helpers.tcp_connect(two_addresses.port, host="127.0.0.1").close()
+        clients.tcp_connect(two_addresses.port, host="127.0.0.1").close()
 
 
 @needs_ipv6
 def test_bind_to_ipv6_loopback() -> None:
     corefile = ". {\n    bind ::1\n    whoami\n}\n"
-    with helpers.serve(corefile, host="::1") as srv:
+    with clients.serve(corefile, host="::1") as srv:
         for tcp in (False, True):
             reply = srv.query("whoami.example.", "AAAA", tcp=tcp)
             assert reply.rcode() == dns.rcode.NOERROR
             assert whoami_address(reply) == "::1"
         reply, source = exchange_from("::1", "::1", srv.port)
         assert source == "::1"
-        query = helpers.make_query("whoami.example.", "A").to_wire()
-        assert helpers.udp_exchange(query, srv.port, host="127.0.0.1", timeout=0.5) is None
+        query = clients.make_query("whoami.example.", "A").to_wire()
+        assert clients.udp_exchange(query, srv.port, host="127.0.0.1", timeout=0.5) is None

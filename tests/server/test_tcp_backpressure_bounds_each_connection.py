@@ -27,8 +27,8 @@ from kdns.request import Request
 from kdns.server import tcp
 from kdns.server.tcp import TCPListener
 from kdns.server.zones import Route, ZoneTable
-from tests.fakes.aio import eventually
-from tests.server import helpers
+from tests.support import clients
+from tests.support.aio import eventually
 
 #: A TXT record of 16 strings of 250 bytes: a 4 KB reply to a 30-byte query.
 _TXT = b"".join(bytes((250,)) + b"x" * 250 for _ in range(16))
@@ -99,7 +99,7 @@ async def listening(handler: object, **options: object) -> AsyncIterator[TCPList
 
 def queries(count: int) -> bytes:
     return b"".join(
-        helpers.frame(helpers.make_query(f"q{n}.test.", "TXT", qid=n % 65536).to_wire())
+        clients.frame(clients.make_query(f"q{n}.test.", "TXT", qid=n % 65536).to_wire())
         for n in range(count)
     )
 

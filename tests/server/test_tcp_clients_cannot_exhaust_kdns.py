@@ -19,9 +19,7 @@ import dns.message
 import dns.rcode
 import pytest
 
-from tests import kdnsproc
-from tests.fakes import upstream
-from tests.server import helpers
+from tests.support import clients, kdnsproc, upstream
 
 MB = 1024 * 1024
 #: kdns's connections per listener and what one source address may hold of them.
@@ -82,8 +80,8 @@ def wait_until(predicate: object, timeout: float = 10.0) -> None:
 def tcp_answered(source: str, port: int, name: str) -> bool:
     try:
         with connect_from(source, port) as sock:
-            sock.sendall(helpers.frame(helpers.make_query(name, "A", qid=99).to_wire()))
-            replies = helpers.read_frames(sock, 1, timeout=2)
+            sock.sendall(clients.frame(clients.make_query(name, "A", qid=99).to_wire()))
+            replies = clients.read_frames(sock, 1, timeout=2)
     except OSError:
         return False
     return len(replies) == 1 and dns.message.from_wire(replies[0]).rcode() == dns.rcode.NOERROR
@@ -97,7 +95,7 @@ def big_answers(kind: str) -> Iterator[kdnsproc.Server]:
     """kdns answering ``big.test A`` with 400 addresses (6 KB), locally or through forward."""
     if kind == "records":
         corefile = "big.test:{port} {\n    bind 127.0.0.1\n    records big.yaml\n}\n"
-        with helpers.serve(corefile, files={"big.yaml": BIG_ZONE}) as srv:
+        with clients.serve(corefile, files={"big.yaml": BIG_ZONE}) as srv:
             yield srv
         return
     with upstream.running(a_count=400) as up:
@@ -105,19 +103,19 @@ def big_answers(kind: str) -> Iterator[kdnsproc.Server]:
             "big.test:{port} {\n    bind 127.0.0.1\n"
             f"    forward . 127.0.0.1:{up.port} {{\n        force_tcp\n    }}\n}}\n"
         )
-        with helpers.serve(corefile) as srv:
+        with clients.serve(corefile) as srv:
             yield srv
 
 
 @pytest.mark.parametrize("kind", ["records", "forward"])
 def test_a_client_that_never_reads_replies_cannot_grow_memory(kind: str) -> None:
     """Before: RSS grew by the replies of every query read (GBs; tens of MB in this test)."""
-    query = helpers.frame(helpers.make_query("big.test.", "A", qid=1).to_wire())
+    query = clients.frame(clients.make_query("big.test.", "A", qid=1).to_wire())
     with big_answers(kind) as srv:
         pid = srv.proc.proc.pid
-        with helpers.tcp_connect(srv.port) as warm:  # the reply path's allocations, once
+        with clients.tcp_connect(srv.port) as warm:  # the reply path's allocations, once
             warm.sendall(query * 200)
-            assert len(helpers.read_frames(warm, 200, timeout=10)) == 200
+            assert len(clients.read_frames(warm, 200, timeout=10)) == 200
         time.sleep(0.3)
         base = peak = rss(pid)
 
@@ -166,8 +164,8 @@ SHORT = """\
 
 @pytest.fixture(scope="module")
 def short() -> Iterator[tuple[kdnsproc.Server, int]]:
-    metrics = helpers.second_port()
-    with helpers.serve(SHORT.replace("METRICS", str(metrics))) as srv:
+    metrics = clients.second_port()
+    with clients.serve(SHORT.replace("METRICS", str(metrics))) as srv:
         yield srv, metrics
 
 
@@ -178,9 +176,9 @@ def test_a_query_fed_a_byte_at_a_time_is_cut_at_the_read_deadline(
     restarted with every byte and the connection was held for hours."""
     srv, _ = short
     sent = 0
-    with helpers.tcp_connect(srv.port) as sock:
-        sock.sendall(helpers.frame(helpers.make_query("first.test.", "A").to_wire()))
-        assert len(helpers.read_frames(sock, 1)) == 1
+    with clients.tcp_connect(srv.port) as sock:
+        sock.sendall(clients.frame(clients.make_query("first.test.", "A").to_wire()))
+        assert len(clients.read_frames(sock, 1)) == 1
         sock.sendall(b"\xff\xff")
         for _ in range(40):  # 10 s of trickling at most
             if closed(sock):
@@ -200,19 +198,19 @@ def test_idle_and_silent_connections_close_but_a_query_within_the_deadline_is_an
     short: tuple[kdnsproc.Server, int],
 ) -> None:
     srv, _ = short
-    query = helpers.frame(helpers.make_query("half.test.", "A", qid=0x4A1F).to_wire())
-    silent = helpers.tcp_connect(srv.port)
-    used = helpers.tcp_connect(srv.port)
-    half = helpers.tcp_connect(srv.port)
+    query = clients.frame(clients.make_query("half.test.", "A", qid=0x4A1F).to_wire())
+    silent = clients.tcp_connect(srv.port)
+    used = clients.tcp_connect(srv.port)
+    half = clients.tcp_connect(srv.port)
     try:
         for sock in (used, half):
-            sock.sendall(helpers.frame(helpers.make_query("used.test.", "A").to_wire()))
-            assert len(helpers.read_frames(sock, 1)) == 1
+            sock.sendall(clients.frame(clients.make_query("used.test.", "A").to_wire()))
+            assert len(clients.read_frames(sock, 1)) == 1
         time.sleep(1.5)
         half.sendall(query[:9])  # the idle timer is 2 s: a query begins before it runs out
         time.sleep(0.6)
         half.sendall(query[9:])  # whole within its read deadline (1 s)
-        (raw,) = helpers.read_frames(half, 1)
+        (raw,) = clients.read_frames(half, 1)
         reply = dns.message.from_wire(raw)
         assert (reply.id, reply.rcode()) == (0x4A1F, dns.rcode.NOERROR)
         wait_until(lambda: closed(silent) and closed(used), timeout=6)
@@ -225,14 +223,14 @@ def test_maxtcpqueries_closes_the_connection_after_that_many_answers(
     short: tuple[kdnsproc.Server, int],
 ) -> None:
     srv, _ = short
-    with helpers.tcp_connect(srv.port) as sock:
+    with clients.tcp_connect(srv.port) as sock:
         sock.sendall(
             b"".join(
-                helpers.frame(helpers.make_query(f"m{n}.test.", "A", qid=n).to_wire())
+                clients.frame(clients.make_query(f"m{n}.test.", "A", qid=n).to_wire())
                 for n in range(5)
             )
         )
-        replies = helpers.read_frames(sock, 5, timeout=3)
+        replies = clients.read_frames(sock, 5, timeout=3)
         assert sorted(dns.message.from_wire(r).id for r in replies) == [0, 1, 2]
         wait_until(lambda: closed(sock), timeout=2)
 
@@ -249,7 +247,7 @@ def test_open_connections_are_counted_per_listen_address(
         return next((line for line in text.splitlines() if line.startswith(series)), "")
 
     wait_until(lambda: gauge() in ("", series + "0.0"))  # earlier tests' connections are gone
-    socks = [helpers.tcp_connect(srv.port) for _ in range(3)]
+    socks = [clients.tcp_connect(srv.port) for _ in range(3)]
     try:
         wait_until(lambda: gauge() == series + "3.0", timeout=3)
     finally:
@@ -275,8 +273,8 @@ HOLD = """\
 
 @pytest.fixture
 def hold() -> Iterator[tuple[kdnsproc.Server, int]]:
-    metrics = helpers.second_port()
-    with helpers.serve(HOLD.replace("METRICS", str(metrics))) as srv:
+    metrics = clients.second_port()
+    with clients.serve(HOLD.replace("METRICS", str(metrics))) as srv:
         yield srv, metrics
 
 

@@ -20,9 +20,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from tests import kdnsproc
-from tests.fakes import upstream
-from tests.server import helpers
+from tests.support import clients, kdnsproc, upstream
 
 COREFILE = """\
 whoami.test {
@@ -37,7 +35,7 @@ READ_TIMEOUT = 3.0
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[kdnsproc.Server]:
-    with helpers.serve(COREFILE) as srv:
+    with clients.serve(COREFILE) as srv:
         yield srv
 
 
@@ -46,7 +44,7 @@ def pipelined_queries(count: int, seed: int) -> dict[int, dns.message.Message]:
     rng = random.Random(seed)
     ids = rng.sample(range(1, 65536), count)
     return {
-        qid: helpers.make_query(f"q{n}.whoami.test.", "AAAA" if n % 2 else "A", qid=qid)
+        qid: clients.make_query(f"q{n}.whoami.test.", "AAAA" if n % 2 else "A", qid=qid)
         for n, qid in enumerate(ids)
     }
 
@@ -62,25 +60,25 @@ def check_replies(queries: dict[int, dns.message.Message], raw: list[bytes]) -> 
 @pytest.mark.parametrize("count", [100, 1000])
 def test_queries_written_in_one_go_are_all_answered(server: kdnsproc.Server, count: int) -> None:
     queries = pipelined_queries(count, seed=count)
-    with helpers.tcp_connect(server.port) as sock:
-        sock.sendall(b"".join(helpers.frame(q.to_wire()) for q in queries.values()))
-        raw = helpers.read_frames(sock, count, timeout=10)
+    with clients.tcp_connect(server.port) as sock:
+        sock.sendall(b"".join(clients.frame(q.to_wire()) for q in queries.values()))
+        raw = clients.read_frames(sock, count, timeout=10)
     check_replies(queries, raw)
 
 
 def test_queries_split_at_arbitrary_bytes_are_all_answered(server: kdnsproc.Server) -> None:
     # The stream is cut anywhere, including inside the two-byte length prefix.
     queries = pipelined_queries(50, seed=7)
-    stream = b"".join(helpers.frame(q.to_wire()) for q in queries.values())
+    stream = b"".join(clients.frame(q.to_wire()) for q in queries.values())
     rng = random.Random(7)
-    with helpers.tcp_connect(server.port) as sock:
+    with clients.tcp_connect(server.port) as sock:
         offset = 0
         while offset < len(stream):
             step = rng.randint(1, 40)
             sock.sendall(stream[offset : offset + step])
             offset += step
             time.sleep(0.001)
-        raw = helpers.read_frames(sock, len(queries), timeout=10)
+        raw = clients.read_frames(sock, len(queries), timeout=10)
     check_replies(queries, raw)
 
 
@@ -90,15 +88,15 @@ def test_a_slow_answer_does_not_hold_back_later_ones() -> None:
         corefile = (
             f"slow.test {{\n    forward . 127.0.0.1:{up.port}\n}}\nfast.test {{\n    whoami\n}}\n"
         )
-        with helpers.serve(corefile) as srv, helpers.tcp_connect(srv.port) as sock:
-            slow = helpers.make_query("x.slow.test.", "A", qid=1)
-            fast = [helpers.make_query(f"f{n}.fast.test.", "A", qid=n) for n in (2, 3, 4)]
+        with clients.serve(corefile) as srv, clients.tcp_connect(srv.port) as sock:
+            slow = clients.make_query("x.slow.test.", "A", qid=1)
+            fast = [clients.make_query(f"f{n}.fast.test.", "A", qid=n) for n in (2, 3, 4)]
             started = time.monotonic()
-            sock.sendall(b"".join(helpers.frame(q.to_wire()) for q in [slow, *fast]))
-            early = helpers.read_frames(sock, 3, timeout=0.4)
+            sock.sendall(b"".join(clients.frame(q.to_wire()) for q in [slow, *fast]))
+            early = clients.read_frames(sock, 3, timeout=0.4)
             early_ids = [dns.message.from_wire(r).id for r in early]
             assert early_ids == [2, 3, 4], f"after {time.monotonic() - started:.2f}s: {early_ids}"
-            (late,) = helpers.read_frames(sock, 1, timeout=3)
+            (late,) = clients.read_frames(sock, 1, timeout=3)
             reply = dns.message.from_wire(late)
             assert reply.id == 1
             assert reply.rcode() == dns.rcode.NOERROR and reply.answer
@@ -109,7 +107,7 @@ def test_dig_keepopen_sends_several_queries_on_one_connection(
     server: kdnsproc.Server, dig: str
 ) -> None:
     names = [f"k{n}.whoami.test" for n in range(5)]
-    result = helpers.run_dig(dig, server.port, "+tcp", "+keepopen", "+nocookie", *names)
+    result = clients.run_dig(dig, server.port, "+tcp", "+keepopen", "+nocookie", *names)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("status: NOERROR") == 5, result.stdout
     # whoami's SRV record carries the client's port: one port means one connection.
@@ -126,11 +124,11 @@ def test_dig_keepopen_sends_several_queries_on_one_connection(
 
 def test_a_connection_serves_many_rounds(server: kdnsproc.Server) -> None:
     # No per-connection query cap by default (USER-NEEDS #34).
-    with helpers.tcp_connect(server.port) as sock:
+    with clients.tcp_connect(server.port) as sock:
         for round_ in range(20):
             queries = pipelined_queries(10, seed=round_)
-            sock.sendall(b"".join(helpers.frame(q.to_wire()) for q in queries.values()))
-            check_replies(queries, helpers.read_frames(sock, 10))
+            sock.sendall(b"".join(clients.frame(q.to_wire()) for q in queries.values()))
+            check_replies(queries, clients.read_frames(sock, 10))
 
 
 def closed(sock: socket.socket) -> bool:
@@ -153,15 +151,15 @@ def test_the_default_timeouts_close_silent_idle_and_half_sent_connections(
     connection that never sends a query closes after ``read`` (3 s), one that was answered after
     ``idle`` (10 s), and a query begun but never finished after ``read`` from its first byte
     (the old 30 s stall timer restarted with every byte, so a trickle held it for hours)."""
-    query = helpers.frame(helpers.make_query("half.whoami.test.", "A", qid=0x4A1F).to_wire())
+    query = clients.frame(clients.make_query("half.whoami.test.", "A", qid=0x4A1F).to_wire())
     started = time.monotonic()
-    silent = helpers.tcp_connect(server.port)
-    used = helpers.tcp_connect(server.port)
-    half = helpers.tcp_connect(server.port)
+    silent = clients.tcp_connect(server.port)
+    used = clients.tcp_connect(server.port)
+    half = clients.tcp_connect(server.port)
     try:
         for sock in (used, half):
-            sock.sendall(helpers.frame(helpers.make_query("used.whoami.test.", "A").to_wire()))
-            assert len(helpers.read_frames(sock, 1)) == 1
+            sock.sendall(clients.frame(clients.make_query("used.whoami.test.", "A").to_wire()))
+            assert len(clients.read_frames(sock, 1)) == 1
         half.sendall(query[:9])
 
         closed_at: dict[str, float] = {}
@@ -184,10 +182,10 @@ def test_the_default_timeouts_close_silent_idle_and_half_sent_connections(
 
 def test_an_answered_connection_stays_open_well_before_the_timeout(server: kdnsproc.Server) -> None:
     # The fast counterpart of the test above: nothing closes a connection early.
-    with helpers.tcp_connect(server.port) as sock:
-        sock.sendall(helpers.frame(helpers.make_query("early.whoami.test.", "A").to_wire()))
-        assert len(helpers.read_frames(sock, 1)) == 1
+    with clients.tcp_connect(server.port) as sock:
+        sock.sendall(clients.frame(clients.make_query("early.whoami.test.", "A").to_wire()))
+        assert len(clients.read_frames(sock, 1)) == 1
         time.sleep(1.0)
         assert not closed(sock)
-        sock.sendall(helpers.frame(helpers.make_query("again.whoami.test.", "A").to_wire()))
-        assert len(helpers.read_frames(sock, 1)) == 1
+        sock.sendall(clients.frame(clients.make_query("again.whoami.test.", "A").to_wire()))
+        assert len(clients.read_frames(sock, 1)) == 1

@@ -27,8 +27,7 @@ import pytest
 
 import kdns
 from kdns import plugins
-from tests import kdnsproc
-from tests.server import helpers
+from tests.support import clients, kdnsproc
 
 FLAGS = ("-conf", "-dns.port", "-plugins", "-quiet", "-version")
 
@@ -37,7 +36,7 @@ FLAGS = ("-conf", "-dns.port", "-plugins", "-quiet", "-version")
 
 
 def test_version(tmp_path: Path) -> None:
-    result = helpers.run_kdns(["-version"], cwd=tmp_path)
+    result = clients.run_kdns(["-version"], cwd=tmp_path)
     assert result.returncode == 0
     first, second = result.stdout.splitlines()[:2]
     assert first == f"kdns-{kdns.__version__}"
@@ -46,7 +45,7 @@ def test_version(tmp_path: Path) -> None:
 
 
 def test_plugins_are_listed_in_chain_order(tmp_path: Path) -> None:
-    result = helpers.run_kdns(["-plugins"], cwd=tmp_path)
+    result = clients.run_kdns(["-plugins"], cwd=tmp_path)
     assert result.returncode == 0
     assert result.stdout.startswith("Server types:\n  dns\n\nOther plugins:\n")
     listed = [
@@ -61,7 +60,7 @@ def test_plugins_are_listed_in_chain_order(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("flag", ["--help", "-help", "-h"])
 def test_help_prints_the_usage_and_exits_0(tmp_path: Path, flag: str) -> None:
-    result = helpers.run_kdns([flag], cwd=tmp_path)
+    result = clients.run_kdns([flag], cwd=tmp_path)
     assert result.returncode == 0
     usage = result.stdout + result.stderr
     assert usage.startswith("Usage of kdns:")
@@ -87,7 +86,7 @@ def test_help_prints_the_usage_and_exits_0(tmp_path: Path, flag: str) -> None:
 def test_a_bad_flag_prints_the_usage_on_stderr_and_exits_2(
     tmp_path: Path, args: list[str], message: str
 ) -> None:
-    result = helpers.run_kdns(args, cwd=tmp_path)
+    result = clients.run_kdns(args, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.splitlines()[0].endswith(message) or message in result.stderr
@@ -99,7 +98,7 @@ def test_a_bad_flag_prints_the_usage_on_stderr_and_exits_2(
 
 def test_a_missing_conf_file_exits_1_naming_it(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "Corefile"
-    result = helpers.run_kdns(["-conf", str(missing)], cwd=tmp_path)
+    result = clients.run_kdns(["-conf", str(missing)], cwd=tmp_path)
     assert result.returncode == 1
     assert str(missing) in result.stderr
     assert "no such file" in result.stderr.lower()
@@ -135,7 +134,7 @@ def test_a_bad_corefile_exits_1_with_its_file_and_line(
 ) -> None:
     path = tmp_path / "Corefile"
     path.write_text(corefile)
-    result = helpers.run_kdns(["-conf", str(path), "-dns.port", "0"], cwd=tmp_path)
+    result = clients.run_kdns(["-conf", str(path), "-dns.port", "0"], cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"{path}:{line} - Error during parsing:" in result.stderr
     assert reason in result.stderr
@@ -148,7 +147,7 @@ def test_a_port_in_use_exits_1_with_the_cause(tmp_path: Path) -> None:
         port = taken.getsockname()[1]
         path = tmp_path / "Corefile"
         path.write_text(f"example.test:{port} {{\n    bind 127.0.0.1\n    whoami\n}}\n")
-        result = helpers.run_kdns(["-conf", str(path)], cwd=tmp_path)
+        result = clients.run_kdns(["-conf", str(path)], cwd=tmp_path)
     assert result.returncode == 1
     assert "address already in use" in result.stderr.lower()
     assert "Traceback" not in result.stderr
@@ -158,12 +157,12 @@ def test_a_port_in_use_exits_1_with_the_cause(tmp_path: Path) -> None:
 
 
 def test_startup_prints_one_line_per_zone_and_listener() -> None:
-    port2 = helpers.second_port()
+    port2 = clients.second_port()
     corefile = (
         "example.test other.test {\n    whoami\n}\n"
         f"local.test:{port2} {{\n    bind 127.0.0.1\n    whoami\n}}\n"
     )
-    with helpers.serve(corefile) as srv:
+    with clients.serve(corefile) as srv:
         srv.proc.wait_for_line(f"kdns-{kdns.__version__}")
         lines = srv.proc.lines
         assert f"example.test.:{srv.port}" in lines
@@ -174,7 +173,7 @@ def test_startup_prints_one_line_per_zone_and_listener() -> None:
 
 def test_quiet_prints_nothing_at_startup_and_still_serves() -> None:
     corefile = "example.test {\n    log\n    whoami\n}\n"
-    with helpers.serve(corefile, extra_args=["-quiet"]) as srv:
+    with clients.serve(corefile, extra_args=["-quiet"]) as srv:
         assert srv.query("q.example.test.").rcode() == dns.rcode.NOERROR
         # The query's log line proves the output flowed; nothing came before it but the probe.
         srv.proc.wait_for_line('"A IN q.example.test. udp')
@@ -186,20 +185,20 @@ def test_quiet_prints_nothing_at_startup_and_still_serves() -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_stops_the_server_with_exit_0(sig: int) -> None:
-    with helpers.serve("example.test {\n    whoami\n}\n") as srv:
+    with clients.serve("example.test {\n    whoami\n}\n") as srv:
         assert srv.query("example.test.").rcode() == dns.rcode.NOERROR
         started = time.monotonic()
         assert srv.proc.stop(sig, timeout=10) == 0, srv.proc.output
         assert time.monotonic() - started < 5
         with pytest.raises(OSError):
-            helpers.tcp_connect(srv.port, timeout=1).close()
+            clients.tcp_connect(srv.port, timeout=1).close()
 
 
 def test_a_corefile_in_the_working_directory_is_loaded_without_conf(tmp_path: Path) -> None:
     port = kdnsproc.free_port()
     (tmp_path / "Corefile").write_text("cwd.test {\n    whoami\n}\n")
     proc = kdnsproc.KdnsProcess(
-        ["-dns.port", str(port)], cwd=str(tmp_path), env=helpers.child_env()
+        ["-dns.port", str(port)], cwd=str(tmp_path), env=clients.child_env()
     )
     try:
         kdnsproc.wait_serving("127.0.0.1", port, proc)
@@ -232,18 +231,18 @@ def check_embedded_default(args: list[str], port: int) -> dict[str, object]:
     """
     dig = shutil.which("dig")
     assert dig is not None
-    query = helpers.make_query("whoami.test.", "A").to_wire()
+    query = clients.make_query("whoami.test.", "A").to_wire()
     facts: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="kdns-empty-") as empty:
-        proc = kdnsproc.KdnsProcess(args, cwd=empty, env=helpers.child_env())
+        proc = kdnsproc.KdnsProcess(args, cwd=empty, env=clients.child_env())
         try:
             kdnsproc.wait_serving("127.0.0.1", port, proc)
-            whoami = helpers.run_dig(dig, port, "whoami.test", "+noall", "+comments", "+additional")
+            whoami = clients.run_dig(dig, port, "whoami.test", "+noall", "+comments", "+additional")
             facts["whoami"] = whoami.stdout
             facts["web"] = sorted(
-                helpers.run_dig(dig, port, "web.example.test", "+short").stdout.split()
+                clients.run_dig(dig, port, "web.example.test", "+short").stdout.split()
             )
-            reply = helpers.udp_exchange(query, port, host="127.0.0.2", timeout=0.5)
+            reply = clients.udp_exchange(query, port, host="127.0.0.2", timeout=0.5)
             facts["other_loopback_answered"] = reply is not None
             facts["health"] = list(http_get(f"http://127.0.0.1:{HEALTH_PORT}/health"))
             facts["ready"] = list(http_get(f"http://127.0.0.1:{READY_PORT}/ready"))
@@ -288,7 +287,7 @@ def test_the_embedded_default_serves_on_loopback_only() -> None:
         )
         run = subprocess.run(
             ["unshare", "-rn", sys.executable, "-c", code],
-            cwd=helpers.REPO,
+            cwd=clients.REPO,
             capture_output=True,
             text=True,
             timeout=60,
@@ -317,5 +316,5 @@ def test_the_embedded_default_serves_on_loopback_only() -> None:
     assert facts["ready"] == [200, "OK"]
     # The start-up line as README shows it (bind set: the address follows the key).
     assert f"example.test.:{port} on 127.0.0.1" in output.splitlines(), output
-    readme = (helpers.REPO / "README.md").read_text()
+    readme = (clients.REPO / "README.md").read_text()
     assert f"`example.test.:{EMBEDDED_PORT} on 127.0.0.1`" in readme

@@ -12,8 +12,7 @@ import dns.rcode
 import pytest
 
 from kdns import wire
-from tests import kdnsproc
-from tests.server import helpers
+from tests.support import clients, kdnsproc
 
 JUNK = b"\xa5" * 60_000
 COREFILE = """\
@@ -26,7 +25,7 @@ ZONE = "zone: example.test\nrecords:\n  web: {A: 10.0.0.80}\n"
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[kdnsproc.Server]:
-    with helpers.serve(COREFILE, files={"example.yaml": ZONE}) as srv:
+    with clients.serve(COREFILE, files={"example.yaml": ZONE}) as srv:
         yield srv
 
 
@@ -34,7 +33,7 @@ def send(server: kdnsproc.Server, data: bytes) -> dns.message.Message:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 17)
         sock.settimeout(3)
-        sock.sendto(data, (helpers.LOCALHOST, server.port))
+        sock.sendto(data, (clients.LOCALHOST, server.port))
         reply, _ = sock.recvfrom(65535)
     return dns.message.from_wire(reply)
 
@@ -55,5 +54,5 @@ def test_a_query_with_60kb_of_junk_gets_formerr(server: kdnsproc.Server, edns: b
 def test_a_query_longer_than_the_bound_gets_formerr_over_tcp(server: kdnsproc.Server) -> None:
     query = dns.message.make_query("web.example.test.", "A", use_edns=0)
     data = query.to_wire() + b"\x00" * (wire.MAX_QUERY)
-    reply = dns.message.from_wire(helpers.tcp_exchange(data, server.port))
+    reply = dns.message.from_wire(clients.tcp_exchange(data, server.port))
     assert reply.rcode() == dns.rcode.FORMERR

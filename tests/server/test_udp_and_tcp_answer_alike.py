@@ -22,8 +22,7 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
-from tests import kdnsproc
-from tests.server import helpers
+from tests.support import clients, kdnsproc
 
 VERSION = "kdns-e2e-1.2.3"
 
@@ -39,7 +38,7 @@ bind server {{
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[kdnsproc.Server]:
-    with helpers.serve(COREFILE) as srv:
+    with clients.serve(COREFILE) as srv:
         yield srv
 
 
@@ -56,21 +55,21 @@ class Client:
         self.proto = proto
         self.port = port
         if proto == "tcp":
-            self.sock = helpers.tcp_connect(port)
+            self.sock = clients.tcp_connect(port)
         else:
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.sock.connect((helpers.LOCALHOST, port))
+            self.sock.connect((clients.LOCALHOST, port))
         self.local_port: int = self.sock.getsockname()[1]
 
     def send(self, data: bytes) -> None:
         if self.proto == "tcp":
-            self.sock.sendall(helpers.frame(data))
+            self.sock.sendall(clients.frame(data))
         else:
             self.sock.send(data)
 
     def receive(self, *, timeout: float = 3.0) -> bytes | None:
         if self.proto == "tcp":
-            frames = helpers.read_frames(self.sock, 1, timeout=timeout)
+            frames = clients.read_frames(self.sock, 1, timeout=timeout)
             return frames[0] if frames else None
         self.sock.settimeout(timeout)
         try:
@@ -118,7 +117,7 @@ QUESTION = b"\x06whoami\x04test\x00\x00\x01\x00\x01"
 
 
 def test_whoami_reports_the_client_address_and_port(client: Client) -> None:
-    reply = ask(client, helpers.make_query("whoami.test.", "A"))
+    reply = ask(client, clients.make_query("whoami.test.", "A"))
     assert reply.rcode() == dns.rcode.NOERROR
     assert reply.flags & dns.flags.QR and reply.flags & dns.flags.AA
     assert reply.flags & dns.flags.RD, "RD is copied from the query"
@@ -133,7 +132,7 @@ def test_whoami_reports_the_client_address_and_port(client: Client) -> None:
 
 
 def test_the_question_is_echoed_in_the_client_letter_case(client: Client) -> None:
-    reply = ask(client, helpers.make_query("WhOaMi.TeSt.", "A"))
+    reply = ask(client, clients.make_query("WhOaMi.TeSt.", "A"))
     assert reply.rcode() == dns.rcode.NOERROR
     # dnspython compares names case-insensitively, so compare the text.
     assert reply.question[0].name.to_text() == "WhOaMi.TeSt."
@@ -142,7 +141,7 @@ def test_the_question_is_echoed_in_the_client_letter_case(client: Client) -> Non
 
 
 def test_chaos_version_answers_in_class_ch(client: Client) -> None:
-    reply = ask(client, helpers.make_query("version.bind.", "TXT", "CH"))
+    reply = ask(client, clients.make_query("version.bind.", "TXT", "CH"))
     assert reply.rcode() == dns.rcode.NOERROR
     (rrset,) = reply.answer
     assert rrset.rdclass == dns.rdataclass.CH
@@ -150,7 +149,7 @@ def test_chaos_version_answers_in_class_ch(client: Client) -> None:
 
 
 def test_a_name_no_server_block_serves_is_refused(client: Client) -> None:
-    query = helpers.make_query("www.example.invalid.", "A")
+    query = clients.make_query("www.example.invalid.", "A")
     reply = ask(client, query)
     assert reply.rcode() == dns.rcode.REFUSED
     assert reply.question == query.question
@@ -159,7 +158,7 @@ def test_a_name_no_server_block_serves_is_refused(client: Client) -> None:
 
 def test_a_zone_suffix_that_is_not_a_label_boundary_is_refused(client: Client) -> None:
     # "notwhoami.test." ends in the text "whoami.test." but is not under that zone.
-    assert ask(client, helpers.make_query("notwhoami.test.", "A")).rcode() == dns.rcode.REFUSED
+    assert ask(client, clients.make_query("notwhoami.test.", "A")).rcode() == dns.rcode.REFUSED
 
 
 # --- rcode rules -----------------------------------------------------------------------------
@@ -211,7 +210,7 @@ def assert_dropped(client: Client, bad: bytes) -> None:
     Both transports handle messages in arrival order, so a reply to ``bad`` would come first.
     """
     client.send(bad)
-    good = helpers.make_query("whoami.test.", "A", qid=0x600D)
+    good = clients.make_query("whoami.test.", "A", qid=0x600D)
     client.send(good.to_wire())
     first = client.receive()
     assert first is not None, "no reply to the valid query after the dropped one"
@@ -232,13 +231,13 @@ def test_a_response_is_never_answered(client: Client) -> None:
 
 
 def test_no_opt_record_without_edns_in_the_query(client: Client) -> None:
-    reply = ask(client, helpers.make_query("whoami.test.", "A", use_edns=False))
+    reply = ask(client, clients.make_query("whoami.test.", "A", use_edns=False))
     assert reply.edns == -1
     assert reply.opt is None
 
 
 def test_edns_reply_advertises_1232_bytes(client: Client) -> None:
-    reply = ask(client, helpers.make_query("whoami.test.", "A", use_edns=0, payload=4096))
+    reply = ask(client, clients.make_query("whoami.test.", "A", use_edns=0, payload=4096))
     assert reply.edns == 0
     assert reply.payload == 1232
     assert not reply.ednsflags & dns.flags.DO
@@ -246,14 +245,14 @@ def test_edns_reply_advertises_1232_bytes(client: Client) -> None:
 
 @pytest.mark.parametrize("name", ["whoami.test.", "www.example.invalid."])
 def test_the_do_bit_is_copied(client: Client, name: str) -> None:
-    query = helpers.make_query(name, "A", use_edns=0, want_dnssec=True)
+    query = clients.make_query(name, "A", use_edns=0, want_dnssec=True)
     reply = ask(client, query)
     assert reply.edns == 0
     assert reply.ednsflags & dns.flags.DO
 
 
 def test_edns_version_1_is_badvers(client: Client) -> None:
-    query = helpers.make_query("whoami.test.", "A", use_edns=1)
+    query = clients.make_query("whoami.test.", "A", use_edns=1)
     reply = ask(client, query)
     assert reply.rcode() == dns.rcode.BADVERS
     assert reply.edns == 0, "the reply states the version kdns speaks"
@@ -262,7 +261,7 @@ def test_edns_version_1_is_badvers(client: Client) -> None:
 
 
 def test_an_error_reply_keeps_edns(client: Client) -> None:
-    reply = ask(client, helpers.make_query("www.example.invalid.", "A", use_edns=0))
+    reply = ask(client, clients.make_query("www.example.invalid.", "A", use_edns=0))
     assert reply.rcode() == dns.rcode.REFUSED
     assert (reply.edns, reply.payload) == (0, 1232)
 
@@ -274,7 +273,7 @@ def test_the_server_keeps_answering_after_every_rule(client: Client) -> None:
     time.sleep(0.1)
     fresh = Client(client.proto, client.port)
     try:
-        reply = ask(fresh, helpers.make_query("whoami.test.", "A"))
+        reply = ask(fresh, clients.make_query("whoami.test.", "A"))
     finally:
         fresh.close()
     assert reply.rcode() == dns.rcode.NOERROR

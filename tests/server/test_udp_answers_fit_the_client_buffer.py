@@ -19,8 +19,7 @@ import dns.message
 import dns.rcode
 import pytest
 
-from tests import kdnsproc
-from tests.server import helpers
+from tests.support import clients, kdnsproc
 
 BIG = 60  # about 1 KB of A records: over 512, under 1232
 HUGE = 120  # about 2 KB: over 1232
@@ -60,15 +59,15 @@ OPT_RECORD = 11
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[kdnsproc.Server]:
-    with helpers.serve(COREFILE, files={"fit.yaml": zone()}) as srv:
+    with clients.serve(COREFILE, files={"fit.yaml": zone()}) as srv:
         yield srv
 
 
 def fetch(
     server: kdnsproc.Server, name: str, rdtype: str = "A", *, proto: str = "udp", **kw: object
 ) -> tuple[bytes, dns.message.Message]:
-    query = helpers.make_query(name, rdtype, **kw)  # type: ignore[arg-type]
-    raw = helpers.exchange(query.to_wire(), server.port, proto=proto)
+    query = clients.make_query(name, rdtype, **kw)  # type: ignore[arg-type]
+    raw = clients.exchange(query.to_wire(), server.port, proto=proto)
     assert raw is not None, f"no reply for {name}"
     # Strict parse: a record cut in the middle or bytes after the last one raise here.
     return raw, dns.message.from_wire(raw)
@@ -133,7 +132,7 @@ def test_the_client_buffer_size_is_the_limit(
 def test_a_large_client_buffer_still_gets_at_most_1232_bytes_over_udp(
     server: kdnsproc.Server,
 ) -> None:
-    query = helpers.make_query("huge.fit.test.", use_edns=0, payload=4096)
+    query = clients.make_query("huge.fit.test.", use_edns=0, payload=4096)
     raw, reply = fetch(server, "huge.fit.test.", use_edns=0, payload=4096)
     assert len(raw) <= 1232 and reply.flags & dns.flags.TC
     assert len(raw) < 30 * len(query.to_wire()), "amplification stays bounded"
@@ -197,7 +196,7 @@ def dig_flags(stdout: str) -> set[str]:
 def test_dig_without_ignore_retries_over_tcp_and_gets_everything(
     server: kdnsproc.Server, dig: str
 ) -> None:
-    result = helpers.run_dig(dig, server.port, "+noedns", "huge.fit.test", "A")
+    result = clients.run_dig(dig, server.port, "+noedns", "huge.fit.test", "A")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Truncated, retrying in TCP mode" in result.stdout + result.stderr
     assert sorted(dig_answers(result.stdout), key=ipaddress.ip_address) == addresses("10.2", HUGE)
@@ -211,7 +210,7 @@ def test_dig_without_ignore_retries_over_tcp_and_gets_everything(
 def test_dig_with_ignore_shows_the_udp_cut(
     server: kdnsproc.Server, dig: str, args: list[str], limit: int
 ) -> None:
-    result = helpers.run_dig(dig, server.port, "+ignore", *args, "huge.fit.test", "A")
+    result = clients.run_dig(dig, server.port, "+ignore", *args, "huge.fit.test", "A")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "tc" in dig_flags(result.stdout), result.stdout
     assert dig_size(result.stdout) <= limit
@@ -220,6 +219,6 @@ def test_dig_with_ignore_shows_the_udp_cut(
 
 
 def test_dig_over_tcp_gets_everything(server: kdnsproc.Server, dig: str) -> None:
-    result = helpers.run_dig(dig, server.port, "+tcp", "big.fit.test", "A")
+    result = clients.run_dig(dig, server.port, "+tcp", "big.fit.test", "A")
     assert sorted(dig_answers(result.stdout), key=ipaddress.ip_address) == addresses("10.1", BIG)
     assert "Truncated" not in result.stdout

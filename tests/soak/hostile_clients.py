@@ -23,11 +23,13 @@ import dns.rcode
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests import kdnsproc  # noqa: E402
-from tests.fakes import apiserver as fa  # noqa: E402
-from tests.fakes.upstream import FakeUpstream  # noqa: E402
-from tests.integration import support  # noqa: E402
-from tests.server import helpers  # noqa: E402
+from tests.support import apiserver as fa  # noqa: E402
+from tests.support import (  # noqa: E402
+    clients,
+    kdnsproc,
+    kube_e2e,
+)
+from tests.support.upstream import FakeUpstream  # noqa: E402
 
 ZONE = "zone: example.test\nrecords:\n  web: {A: 192.0.2.10}\n  www: {CNAME: web}\n"
 COREFILE = """\
@@ -231,7 +233,7 @@ def main() -> int:
          "tcp_wrong", "tcp_lost"), 0
     )  # fmt: skip
     with (
-        support.api_server() as api,
+        kube_e2e.api_server() as api,
         FakeUpstream() as upstream,
         tempfile.TemporaryDirectory() as tmp,
     ):
@@ -245,7 +247,7 @@ def main() -> int:
             .replace("UPSTREAM", str(upstream.port))
             .replace("METRICS", str(metrics))
         )
-        with helpers.serve(text, files={"zone.yaml": ZONE}) as srv:
+        with clients.serve(text, files={"zone.yaml": ZONE}) as srv:
             pid = srv.proc.proc.pid
             time.sleep(1)
             rss_start, _ = rss_kb(pid)

@@ -1,10 +1,10 @@
-"""Serving zone files: the ``records`` engine (pre-rendered answers, templates for names that do
+"""Serving zone files: the shared authoritative engine (pre-rendered answers, templates for names that do
 not exist, a bounded memo), with zone cuts answered as referrals."""
 
 from __future__ import annotations
 
-from kdns.plugins.records.handler import Records
+from kdns.authority.handler import Authority
 
 
-class File(Records):
+class File(Authority):
     name = "file"

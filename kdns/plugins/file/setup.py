@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kdns.authority import zonedata
+from kdns.authority.serve import reload_interval, serve
 from kdns.errors import CorefileError
 from kdns.pkg import fall
 from kdns.plugins.file import zonefile
 from kdns.plugins.file.handler import File
-from kdns.plugins.records import setup as records_setup
-from kdns.plugins.records import zonedata
 
 if TYPE_CHECKING:
     from kdns import config, corefile
@@ -43,7 +43,7 @@ def parse(d: corefile.Directive, block_zones: tuple[str, ...]) -> Options:
     through = fall.ZERO
     for sub in d.block:
         if sub.name == "reload":
-            reload = records_setup.reload_interval(sub)
+            reload = reload_interval(sub)
         elif sub.name == "reload_by_mtime":
             sub.expect_args(0, 0)
         elif sub.name == "fallthrough":
@@ -74,7 +74,7 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
             raise d.error(f"{err.file}: {err.reason}") from None
         raise CorefileError(err.reason, file=err.file, line=err.line, plugin="file") from None
 
-    records_setup.serve(
+    serve(
         c,
         zones,
         [source],

@@ -20,7 +20,7 @@ import dns.rdatatype
 import dns.zone
 import dnslib
 
-from kdns.plugins.records import zonedata
+from kdns.authority import zonedata
 
 _INCLUDE = re.compile(r'^(\$INCLUDE[ \t]+)("[^"]*"|\S+)', re.IGNORECASE | re.MULTILINE)
 #: Record types whose rdata names another name the lookup follows (CNAME chains, glue).

@@ -13,11 +13,11 @@ from __future__ import annotations
 import dnslib
 
 from kdns import plugin, render, replay, wire
+from kdns.authority import zonedata
+from kdns.cluster import reverse
 from kdns.pkg.fall import Fall
 from kdns.plugins.k8s_external import lookup
 from kdns.plugins.k8s_external.lookup import AAAA, NS, PTR, SRV, A, Found, Lookup
-from kdns.plugins.records import zonedata
-from kdns.records import reverse
 from kdns.request import Request
 
 SOA = 6

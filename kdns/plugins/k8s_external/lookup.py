@@ -12,8 +12,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from kdns.cluster import kubernetes as cluster
 from kdns.kube import objects, store
-from kdns.records import kubernetes as cluster
 
 A = 1
 NS = 2

@@ -14,7 +14,7 @@ import struct
 from dataclasses import dataclass
 
 from kdns import replay, wire
-from kdns.records.kubernetes import Tag
+from kdns.cluster.kubernetes import Tag
 
 MAX_ENTRIES = 50_000
 

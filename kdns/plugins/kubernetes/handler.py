@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 import dnslib
 
 from kdns import plugin, render, replay, wire
+from kdns.cluster import kubernetes as records
 from kdns.kube import store
 from kdns.pkg.fall import Fall
 from kdns.plugins.kubernetes import answers
-from kdns.records import kubernetes as records
 from kdns.request import Request
 
 if TYPE_CHECKING:

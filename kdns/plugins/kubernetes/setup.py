@@ -7,14 +7,14 @@ import ipaddress
 import logging
 
 from kdns import config, corefile, errors
+from kdns.cluster import kubernetes as records
+from kdns.cluster import reverse
 from kdns.kube import client as kclient
 from kdns.kube import controller as kcontroller
 from kdns.pkg import duration, fall
 from kdns.plugins.bind import interfaces
 from kdns.plugins.kubernetes import programming
 from kdns.plugins.kubernetes.handler import Kubernetes
-from kdns.records import kubernetes as records
-from kdns.records import reverse
 
 log = logging.getLogger("kdns.plugin.kubernetes")
 

@@ -8,14 +8,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kdns import wire
+from kdns.authority import zonedata
+from kdns.authority.serve import reload_interval, serve
 from kdns.errors import CorefileError
-from kdns.pkg import duration, fall
-from kdns.plugins.records import answers, zonedata
+from kdns.pkg import fall
+from kdns.plugins.records import yamlfile
 from kdns.plugins.records.handler import Records
-from kdns.plugins.records.reload import Parse, Watcher
 
 if TYPE_CHECKING:
-    from kdns import config, corefile, plugin
+    from kdns import config, corefile
 
 log = logging.getLogger("kdns.plugin.records")
 
@@ -54,20 +55,6 @@ def parse(d: corefile.Directive) -> Options:
     return Options(files=files, reload=reload, fallthrough=through)
 
 
-def reload_interval(sub: corefile.Directive) -> float:
-    """``reload DURATION`` (records and file): seconds between checks of the files, 0 never."""
-    (text,) = sub.expect_args(1, 1)
-    if sub.block:
-        raise sub.arg_error()
-    try:
-        interval = duration.parse(text)
-    except duration.DurationError as err:
-        raise sub.error(f"invalid reload interval '{text}': {err}") from None
-    if interval < 0:
-        raise sub.error(f"invalid reload interval '{text}': must not be negative")
-    return interval
-
-
 def load(d: corefile.Directive, opts: Options) -> list[zonedata.Source]:
     """Read the files; a missing one is reported at the Corefile line naming it."""
     sources = []
@@ -83,7 +70,7 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
     opts = parse(d)
     sources = load(d, opts)
     try:
-        zones = zonedata.build(sources)
+        zones = yamlfile.build(sources)
     except zonedata.LoadError as err:
         if err.line is None:
             raise d.error(f"{err.file}: {err.reason}") from None
@@ -91,42 +78,15 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
 
     claim(c, zones)
     warn_uncovered(c.zones, zones)
-    serve(c, zones, sources, reload=opts.reload, fallthrough=opts.fallthrough)
-
-
-def serve(
-    c: config.Controller,
-    zones: list[zonedata.Zone],
-    sources: list[zonedata.Source],
-    *,
-    reload: float,
-    fallthrough: fall.Fall,
-    handler: type[Records] = Records,
-    parse: Parse = zonedata.build,
-) -> None:
-    """Serve ``zones`` read from ``sources`` through a ``handler`` in the chain, reading the
-    files again every ``reload`` seconds (0: never) with ``parse``; *records* and *file* both
-    serve their zones so."""
-
-    def build(zones: list[zonedata.Zone]) -> answers.Table:
-        return answers.Table(zones, fall=fallthrough)
-
-    table = build(zones)
-    watcher = None
-    if reload > 0:
-        watcher = Watcher(
-            sources=sources, interval=reload, build=build, parse=parse, plugin=c.directive.name
-        )
-        c.on_startup(watcher.start)
-        c.on_cleanup(watcher.stop)
-
-    def factory(next: plugin.Handler) -> Records:
-        served = handler(next, table)
-        if watcher is not None:
-            watcher.subscribe(served.install)
-        return served
-
-    c.add_plugin(factory)
+    serve(
+        c,
+        zones,
+        sources,
+        reload=opts.reload,
+        fallthrough=opts.fallthrough,
+        handler=Records,
+        parse=yamlfile.build,
+    )
 
 
 def claim(c: config.Controller, zones: list[zonedata.Zone]) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests import kdnsproc
+from tests.support import kdnsproc
 
 COREFILE = """\
 .:{port} {

@@ -8,7 +8,7 @@ import dns.rcode
 import pytest
 
 from kdns import config, corefile, metrics
-from tests.plugins.acl.helpers import DROPPED, acl_only, ask, chain, outcome
+from tests.support.chains import DROPPED, acl_only, ask, chain, outcome
 
 
 def test_each_action_does_what_coredns_does() -> None:

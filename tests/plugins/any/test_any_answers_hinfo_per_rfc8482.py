@@ -11,9 +11,7 @@ import dns.rdatatype
 import pytest
 
 from kdns.errors import CorefileError
-from tests import kdnsproc
-from tests.plugins.cache import fakes
-from tests.server import helpers
+from tests.support import clients, kdnsproc, seam
 
 ZONE = "zone: example.test\nrecords:\n  web: {A: 192.0.2.1}\n"
 COREFILE = "example.test:{port} {\n    bind 127.0.0.1\n    any\n    records zone.yaml\n}\n"
@@ -21,7 +19,7 @@ COREFILE = "example.test:{port} {\n    bind 127.0.0.1\n    any\n    records zone
 
 @pytest.fixture(scope="module")
 def srv() -> Iterator[kdnsproc.Server]:
-    with helpers.serve(COREFILE, files={"zone.yaml": ZONE}) as server:
+    with clients.serve(COREFILE, files={"zone.yaml": ZONE}) as server:
         yield server
 
 
@@ -50,4 +48,4 @@ def test_other_types_reach_the_next_plugin(srv: kdnsproc.Server) -> None:
 @pytest.mark.parametrize("line", ["any foo", "any {\n    }"])
 def test_any_takes_no_arguments_and_no_block(line: str) -> None:
     with pytest.raises(CorefileError, match=r"^plugin/any: /etc/Corefile:2 - Error during parsing"):
-        fakes.load(f"example.test {{\n    {line}\n}}\n", filename="/etc/Corefile")
+        seam.load(f"example.test {{\n    {line}\n}}\n", filename="/etc/Corefile")

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import kdnsproc
-from tests.fakes import apiserver as fa
-from tests.server import helpers
+from tests.support import apiserver as fa
+from tests.support import clients, kdnsproc
 
 EXTERNAL = """\
 zone: example.org
@@ -63,7 +62,7 @@ async def test_known_pod_gets_cname_unknown_client_gets_nxdomain(tmp_path: Path)
             "    records ext.yaml\n}\n"
         )
         proc = kdnsproc.KdnsProcess(
-            ["-conf", str(tmp_path / "Corefile")], cwd=str(tmp_path), env=helpers.child_env()
+            ["-conf", str(tmp_path / "Corefile")], cwd=str(tmp_path), env=clients.child_env()
         )
         try:
             await asyncio.to_thread(kdnsproc.wait_serving, "127.0.0.1", port, proc)
@@ -101,7 +100,7 @@ def test_autopath_needs_kubernetes_in_the_block(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=20,
-        env={**__import__("os").environ, **helpers.child_env()},
+        env={**__import__("os").environ, **clients.child_env()},
     )
     assert out.returncode == 1
     assert "Corefile:2 - Error during parsing:" in out.stderr

@@ -6,11 +6,11 @@ import pytest
 
 from kdns.errors import CorefileError
 from kdns.plugins.bind import interfaces
-from tests.plugins.cache import fakes
+from tests.support import seam
 
 
 def listen(body: str) -> list[str]:
-    (server,) = fakes.load(f". {{\n    {body}\n    whoami\n}}\n").servers
+    (server,) = seam.load(f". {{\n    {body}\n    whoami\n}}\n").servers
     return server.listen
 
 

@@ -13,8 +13,7 @@ import pytest
 
 from kdns import config, corefile
 from kdns.errors import CorefileError
-from tests import kdnsproc
-from tests.server import helpers
+from tests.support import clients, kdnsproc
 
 COUNT = 200  # A records: about 3.3 KB, over 1232 and under 4096
 MANY = "{A: [" + ", ".join(f"10.9.{n // 250}.{n % 250 + 1}" for n in range(COUNT)) + "]}"
@@ -38,15 +37,15 @@ cap.test {
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[kdnsproc.Server]:
-    with helpers.serve(COREFILE, files={"cap.yaml": ZONE}) as srv:
+    with clients.serve(COREFILE, files={"cap.yaml": ZONE}) as srv:
         yield srv
 
 
 def ask(
     server: kdnsproc.Server, name: str, *, proto: str = "udp", payload: int = 4096
 ) -> tuple[int, dns.message.Message]:
-    query = helpers.make_query(name, "A", use_edns=0, payload=payload)
-    raw = helpers.exchange(query.to_wire(), server.port, proto=proto)
+    query = clients.make_query(name, "A", use_edns=0, payload=payload)
+    raw = clients.exchange(query.to_wire(), server.port, proto=proto)
     assert raw is not None
     return len(raw), dns.message.from_wire(raw)
 
@@ -56,7 +55,7 @@ def count(reply: dns.message.Message) -> int:
 
 
 def test_dig_sees_bufsize_512_truncate_with_tc(server: kdnsproc.Server, dig: str) -> None:
-    result = helpers.run_dig(
+    result = clients.run_dig(
         dig, server.port, "+ignore", "+bufsize=4096", "many.small.cap.test", "A"
     )
     assert result.returncode == 0, result.stdout + result.stderr

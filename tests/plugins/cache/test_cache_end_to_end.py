@@ -8,7 +8,7 @@ from pathlib import Path
 import dns.flags
 import dns.rcode
 
-from tests.server import helpers
+from tests.support import clients
 
 COREFILE = """\
 example.org {
@@ -22,7 +22,7 @@ example.org {
 
 def test_cache_serves_counted_down_answers_while_the_source_changes() -> None:
     files = {"hosts": "192.0.2.10 web.example.org\n192.0.2.11 other.example.org\n"}
-    with helpers.serve(COREFILE, files=files) as server:
+    with clients.serve(COREFILE, files=files) as server:
         first = server.query("web.example.org.", "A")
         assert first.rcode() == dns.rcode.NOERROR
         assert [rd.to_text() for rd in first.answer[0]] == ["192.0.2.10"]

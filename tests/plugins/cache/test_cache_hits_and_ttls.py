@@ -10,10 +10,10 @@ import pytest
 from kdns import wire
 from kdns.plugins.cache import handler, options, stats
 from kdns.request import Request
-from tests.plugins.cache import fakes
+from tests.support import seam
 
 NAME = "www.example.org."
-UPSTREAM = fakes.answer(
+UPSTREAM = seam.answer(
     NAME,
     "A",
     [f"{NAME} 300 IN A 192.0.2.1", f"{NAME} 120 IN A 192.0.2.2"],
@@ -22,10 +22,10 @@ UPSTREAM = fakes.answer(
 
 
 def make(
-    script: fakes.Script | wire.Answer = UPSTREAM, **opts: object
-) -> tuple[handler.Cache, fakes.Next, fakes.Clock]:
-    clock = fakes.Clock()
-    nxt = fakes.Next(script)
+    script: seam.Script | wire.Answer = UPSTREAM, **opts: object
+) -> tuple[handler.Cache, seam.Next, seam.Clock]:
+    clock = seam.Clock()
+    nxt = seam.Next(script)
     settings = dataclasses.replace(options.Options(zones=(".",)), **opts)  # type: ignore[arg-type]
     return handler.Cache(nxt, settings, clock=clock, registry=stats.Registry()), nxt, clock
 
@@ -38,8 +38,8 @@ def ask(cache: handler.Cache, req: Request) -> wire.Answer:
 
 def test_miss_then_hit_reaches_next_once() -> None:
     cache, nxt, _ = make()
-    first = fakes.reply(req := fakes.request(NAME), ask(cache, req))
-    second = fakes.reply(req2 := fakes.request(NAME, qid=77), ask(cache, req2))
+    first = seam.reply(req := seam.request(NAME), ask(cache, req))
+    second = seam.reply(req2 := seam.request(NAME, qid=77), ask(cache, req2))
     assert nxt.calls == 1
     assert second.id == 77
     assert [str(r) for r in second.answer] == [str(r) for r in first.answer]
@@ -49,24 +49,24 @@ def test_miss_then_hit_reaches_next_once() -> None:
 
 def test_ttls_are_capped_to_the_lowest_and_count_down() -> None:
     cache, nxt, clock = make()
-    req = fakes.request(NAME)
+    req = seam.request(NAME)
     # The miss reply already carries the duration chosen: the lowest TTL, on every record.
-    assert fakes.ttls(fakes.reply(req, ask(cache, req))) == [120, 120]
+    assert seam.ttls(seam.reply(req, ask(cache, req))) == [120, 120]
     clock.advance(0.9)
-    assert fakes.ttls(fakes.reply(req, ask(cache, req))) == [120, 120]
+    assert seam.ttls(seam.reply(req, ask(cache, req))) == [120, 120]
     clock.advance(10.2)
-    assert fakes.ttls(fakes.reply(req, ask(cache, req))) == [109, 109]
+    assert seam.ttls(seam.reply(req, ask(cache, req))) == [109, 109]
     clock.advance(108.5)
-    assert fakes.ttls(fakes.reply(req, ask(cache, req))) == [1, 1]
+    assert seam.ttls(seam.reply(req, ask(cache, req))) == [1, 1]
     assert nxt.calls == 1
     clock.advance(0.5)  # 120 s after storing: expired, asked again
-    assert fakes.ttls(fakes.reply(req, ask(cache, req))) == [120, 120]
+    assert seam.ttls(seam.reply(req, ask(cache, req))) == [120, 120]
     assert nxt.calls == 2
 
 
 def test_same_second_serves_the_same_rendered_reply() -> None:
     cache, _, clock = make()
-    req = fakes.request(NAME)
+    req = seam.request(NAME)
     ask(cache, req)
     clock.advance(3.1)
     a = ask(cache, req)
@@ -78,41 +78,41 @@ def test_same_second_serves_the_same_rendered_reply() -> None:
 
 def test_max_ttl_caps_and_min_ttl_raises() -> None:
     cache, _, _ = make(success_ttl=60)
-    req = fakes.request(NAME)
-    assert set(fakes.ttls(fakes.reply(req, ask(cache, req)))) == {60}
-    short = fakes.answer(NAME, "A", [f"{NAME} 1 IN A 192.0.2.1"])
+    req = seam.request(NAME)
+    assert set(seam.ttls(seam.reply(req, ask(cache, req)))) == {60}
+    short = seam.answer(NAME, "A", [f"{NAME} 1 IN A 192.0.2.1"])
     cache, nxt, clock = make(short)
-    assert fakes.ttls(fakes.reply(req, ask(cache, req))) == [5]
+    assert seam.ttls(seam.reply(req, ask(cache, req))) == [5]
     clock.advance(4.5)
     ask(cache, req)
     assert nxt.calls == 1
 
 
 def test_zero_min_ttl_and_zero_ttl_record_is_not_cached() -> None:
-    zero = fakes.answer(NAME, "A", [f"{NAME} 0 IN A 192.0.2.1"])
+    zero = seam.answer(NAME, "A", [f"{NAME} 0 IN A 192.0.2.1"])
     cache, nxt, _ = make(zero, success_min_ttl=0)
-    req = fakes.request(NAME)
-    assert fakes.ttls(fakes.reply(req, ask(cache, req))) == [0]
+    req = seam.request(NAME)
+    assert seam.ttls(seam.reply(req, ask(cache, req))) == [0]
     ask(cache, req)
     assert nxt.calls == 2
 
 
 def test_keepttl_serves_the_stored_ttl() -> None:
     cache, _, clock = make(keepttl=True)
-    req = fakes.request(NAME)
+    req = seam.request(NAME)
     ask(cache, req)
     clock.advance(100.3)
-    assert fakes.ttls(fakes.reply(req, ask(cache, req))) == [120, 120]
+    assert seam.ttls(seam.reply(req, ask(cache, req))) == [120, 120]
 
 
 def test_key_is_case_insensitive_and_holds_type_and_class() -> None:
     cache, nxt, _ = make(lambda req: UPSTREAM)
-    ask(cache, fakes.request("WWW.Example.ORG."))
-    reply = fakes.reply(req := fakes.request("www.example.org."), ask(cache, req))
+    ask(cache, seam.request("WWW.Example.ORG."))
+    reply = seam.reply(req := seam.request("www.example.org."), ask(cache, req))
     assert nxt.calls == 1
     assert reply.question[0].name.to_text() == "www.example.org."  # the client's own case
-    ask(cache, fakes.request(NAME, "AAAA"))
-    ask(cache, fakes.request(NAME, rdclass="CH"))
+    ask(cache, seam.request(NAME, "AAAA"))
+    ask(cache, seam.request(NAME, rdclass="CH"))
     assert nxt.calls == 3
 
 
@@ -124,44 +124,44 @@ def test_do_and_cd_bits_are_part_of_the_key(
     first: dict[str, bool], second: dict[str, bool]
 ) -> None:
     cache, nxt, _ = make()
-    ask(cache, fakes.request(NAME, **first))
-    ask(cache, fakes.request(NAME, **second))
+    ask(cache, seam.request(NAME, **first))
+    ask(cache, seam.request(NAME, **second))
     assert nxt.calls == 2
-    ask(cache, fakes.request(NAME, **second))
-    ask(cache, fakes.request(NAME, **first))
+    ask(cache, seam.request(NAME, **second))
+    ask(cache, seam.request(NAME, **first))
     assert nxt.calls == 2
 
 
 def test_edns_without_do_shares_the_plain_entry_and_gets_its_own_opt() -> None:
     cache, nxt, _ = make()
-    ask(cache, fakes.request(NAME))
-    req = fakes.request(NAME, edns=True)
-    reply = fakes.reply(req, ask(cache, req))
+    ask(cache, seam.request(NAME))
+    req = seam.request(NAME, edns=True)
+    reply = seam.reply(req, ask(cache, req))
     assert nxt.calls == 1
     assert reply.edns == 0  # OPT is not cached: the core appends the client's own
 
 
 def test_ad_bit_only_for_clients_that_asked_with_do_or_ad() -> None:
-    cache, _, _ = make(fakes.answer(NAME, "A", [f"{NAME} 60 IN A 192.0.2.1"], ad=True))
-    plain = fakes.request(NAME, edns=True)
-    assert not fakes.reply(plain, ask(cache, plain)).flags & dns.flags.AD
-    assert not fakes.reply(plain, ask(cache, plain)).flags & dns.flags.AD
-    with_ad = fakes.request(NAME, ad=True)
-    assert fakes.reply(with_ad, ask(cache, with_ad)).flags & dns.flags.AD
+    cache, _, _ = make(seam.answer(NAME, "A", [f"{NAME} 60 IN A 192.0.2.1"], ad=True))
+    plain = seam.request(NAME, edns=True)
+    assert not seam.reply(plain, ask(cache, plain)).flags & dns.flags.AD
+    assert not seam.reply(plain, ask(cache, plain)).flags & dns.flags.AD
+    with_ad = seam.request(NAME, ad=True)
+    assert seam.reply(with_ad, ask(cache, with_ad)).flags & dns.flags.AD
 
 
 def test_truncated_and_server_written_errors_are_not_cached() -> None:
-    truncated = fakes.answer(NAME, "A", [f"{NAME} 60 IN A 192.0.2.1"])
+    truncated = seam.answer(NAME, "A", [f"{NAME} 60 IN A 192.0.2.1"])
     truncated.flags |= wire.TC << 8
     for upstream in (
         truncated,
         wire.Answer.failure(wire.REFUSED),
         wire.Answer.failure(wire.SERVFAIL, "plugin/forward: i/o timeout"),
-        fakes.answer(NAME, "A", rcode=wire.REFUSED),
-        fakes.answer(NAME, "AXFR", [fakes.soa("example.org.")]),
+        seam.answer(NAME, "A", rcode=wire.REFUSED),
+        seam.answer(NAME, "AXFR", [seam.soa("example.org.")]),
     ):
         cache, nxt, _ = make(upstream)
-        req = fakes.request(NAME, "AXFR" if upstream.ancount and upstream.body else "A")
+        req = seam.request(NAME, "AXFR" if upstream.ancount and upstream.body else "A")
         assert ask(cache, req) is upstream
         assert ask(cache, req) is upstream
         assert nxt.calls == 2, upstream
@@ -171,42 +171,40 @@ def test_truncated_and_server_written_errors_are_not_cached() -> None:
 def test_unreadable_reply_is_dropped_and_counted() -> None:
     bad = wire.Answer(rcode=wire.NOERROR, body=b"\x03abc", counts=(1, 0, 0), flags=wire.QR << 8)
     cache, _nxt, _ = make(bad)
-    assert ask(cache, fakes.request(NAME)) is bad
+    assert ask(cache, seam.request(NAME)) is bad
     assert cache.stats.drops == 1
 
 
 def test_referral_is_cached_as_success() -> None:
-    referral = fakes.answer(
+    referral = seam.answer(
         "a.sub.example.org.",
         "A",
         authority=["sub.example.org. 100 IN NS ns.sub.example.org."],
         additional=["ns.sub.example.org. 100 IN A 192.0.2.53"],
     )
     cache, nxt, _ = make(referral)
-    req = fakes.request("a.sub.example.org.")
+    req = seam.request("a.sub.example.org.")
     ask(cache, req)
-    reply = fakes.reply(req, ask(cache, req))
+    reply = seam.reply(req, ask(cache, req))
     assert nxt.calls == 1
     # As CoreDNS's MinimalTTL: a referral is kept for the minimal default TTL, not its NS TTL.
-    assert fakes.ttls(reply) == [5, 5]
+    assert seam.ttls(reply) == [5, 5]
     assert cache.stats.entries("success") == 1
 
 
 def test_capacity_evicts_at_random_and_counts() -> None:
     cache, _nxt, _ = make(lambda req: UPSTREAM, success_capacity=3)
     for i in range(10):
-        ask(cache, fakes.request(f"n{i}.example.org."))
+        ask(cache, seam.request(f"n{i}.example.org."))
     assert cache.stats.entries("success") == 3
     assert cache.stats.evictions("success") == 7
-    hits = sum(
-        1 for i in range(10) if cache.success.lookup(fakes.request(f"n{i}.example.org.").key)
-    )
+    hits = sum(1 for i in range(10) if cache.success.lookup(seam.request(f"n{i}.example.org.").key))
     assert hits == 3
 
 
 def test_success_capacity_zero_disables_positive_caching() -> None:
     cache, nxt, _ = make(success_capacity=0)
-    req = fakes.request(NAME)
+    req = seam.request(NAME)
     assert ask(cache, req) is UPSTREAM  # passed through as is, TTLs untouched
     ask(cache, req)
     assert nxt.calls == 2
@@ -215,40 +213,40 @@ def test_success_capacity_zero_disables_positive_caching() -> None:
 def test_disable_success_for_a_zone() -> None:
     cache, nxt, _ = make(lambda req: UPSTREAM, disable_success=("example.org.",))
     for _ in range(2):
-        ask(cache, fakes.request(NAME))
-        ask(cache, fakes.request("www.example.net."))
+        ask(cache, seam.request(NAME))
+        ask(cache, seam.request("www.example.net."))
     assert nxt.calls == 3
 
 
 def test_only_the_cache_zones_are_cached() -> None:
-    clock = fakes.Clock()
-    nxt = fakes.Next(lambda req: UPSTREAM)
+    clock = seam.Clock()
+    nxt = seam.Next(lambda req: UPSTREAM)
     opts = options.Options(zones=("example.org.",))
     cache = handler.Cache(nxt, opts, block_zones=(".",), clock=clock, registry=stats.Registry())
     for _ in range(2):
-        ask(cache, fakes.request("a.example.org."))
-        ask(cache, fakes.request("example.org."))
-        ask(cache, fakes.request("xexample.org."))
-        ask(cache, fakes.request("www.example.net."))
+        ask(cache, seam.request("a.example.org."))
+        ask(cache, seam.request("example.org."))
+        ask(cache, seam.request("xexample.org."))
+        ask(cache, seam.request("www.example.net."))
     assert nxt.calls == 6
     assert cache.stats.requests == 4  # out-of-zone queries pass without counting
 
 
 def test_block_zones_inside_the_cache_zones_need_no_check() -> None:
     opts = options.Options(zones=("org.",))
-    cache = handler.Cache(fakes.Next(UPSTREAM), opts, block_zones=("example.org.", "a.org."))
+    cache = handler.Cache(seam.Next(UPSTREAM), opts, block_zones=("example.org.", "a.org."))
     assert cache._zones is None
-    cache = handler.Cache(fakes.Next(UPSTREAM), opts, block_zones=("example.org.", "."))
+    cache = handler.Cache(seam.Next(UPSTREAM), opts, block_zones=("example.org.", "."))
     assert cache._zones is not None
 
 
 def test_newest_answer_wins_between_positive_and_negative() -> None:
-    nxdomain = fakes.answer(
-        NAME, "A", rcode=wire.NXDOMAIN, authority=[fakes.soa("example.org.", minimum=60)]
+    nxdomain = seam.answer(
+        NAME, "A", rcode=wire.NXDOMAIN, authority=[seam.soa("example.org.", minimum=60)]
     )
     replies = iter([UPSTREAM, nxdomain])
     cache, nxt, clock = make(lambda req: next(replies))
-    req = fakes.request(NAME)
+    req = seam.request(NAME)
     ask(cache, req)
     clock.advance(200)  # the positive entry (120 s) expired
     assert ask(cache, req).rcode == wire.NXDOMAIN
@@ -261,12 +259,12 @@ def test_awaitable_next_is_stored_on_the_way_back() -> None:
     import asyncio
 
     async def run() -> None:
-        cache, nxt, _ = make(lambda req: fakes.later(UPSTREAM))
-        req = fakes.request(NAME)
+        cache, nxt, _ = make(lambda req: seam.later(UPSTREAM))
+        req = seam.request(NAME)
         pending = cache.serve(req)
         assert not isinstance(pending, wire.Answer)
         first = await pending  # type: ignore[misc]
-        assert fakes.ttls(fakes.reply(req, first)) == [120, 120]
+        assert seam.ttls(seam.reply(req, first)) == [120, 120]
         assert isinstance(cache.serve(req), wire.Answer)
         assert nxt.calls == 1
 

@@ -8,7 +8,7 @@ import dataclasses
 from kdns import wire
 from kdns.plugins.cache import handler, options, stats, store
 from kdns.request import Request
-from tests.plugins.cache import fakes
+from tests.support import seam
 
 TXT = '"' + "x" * 250 + '"'
 
@@ -16,7 +16,7 @@ TXT = '"' + "x" * 250 + '"'
 NAME = "n.example.org."
 #: About 60 KiB of TXT records, rendered once; the upstream gives it for every name (the cache
 #: stores what it is given, which is all this test is about).
-BIG = fakes.answer(NAME, "TXT", [f"{NAME} 300 IN TXT {TXT}"] * 230)
+BIG = seam.answer(NAME, "TXT", [f"{NAME} 300 IN TXT {TXT}"] * 230)
 
 
 def big(req: Request) -> wire.Answer:
@@ -25,11 +25,11 @@ def big(req: Request) -> wire.Answer:
 
 def test_large_answers_for_distinct_names_stay_within_the_byte_budget() -> None:
     settings = dataclasses.replace(options.Options(zones=(".",)))
-    cache = handler.Cache(fakes.Next(big), settings, clock=fakes.Clock(), registry=stats.Registry())
+    cache = handler.Cache(seam.Next(big), settings, clock=seam.Clock(), registry=stats.Registry())
     size = len(BIG.body or b"")
     assert size > 55_000
     for i in range(600):
-        cache.serve(fakes.request(f"n{i}.example.org.", "TXT", proto="tcp"))
+        cache.serve(seam.request(f"n{i}.example.org.", "TXT", proto="tcp"))
         assert cache.success.currsize <= store.MAX_BYTES
     # 600 answers of ~60 KiB, three copies each, would be over 100 MB; the budget holds.
     assert len(cache.success) < 600
@@ -58,5 +58,5 @@ def test_an_entry_larger_than_the_budget_is_not_stored() -> None:
 def fakes_entry() -> store.Entry:
     from kdns.pkg import response
 
-    answer = fakes.answer("a.example.org.", "A", ["a.example.org. 300 IN A 192.0.2.1"])
+    answer = seam.answer("a.example.org.", "A", ["a.example.org. 300 IN A 192.0.2.1"])
     return store.Entry(answer, response.records(answer), stored=0.0, ttl=300, positive=True)

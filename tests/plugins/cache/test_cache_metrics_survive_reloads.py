@@ -6,19 +6,19 @@ from __future__ import annotations
 from kdns import wire
 from kdns.plugins.cache import handler, options, stats
 from kdns.request import Request
-from tests.plugins.cache import fakes
+from tests.support import seam
 
 NAME = "www.example.org."
 SERVER = "dns://:53"
-UPSTREAM = fakes.answer(NAME, "A", [f"{NAME} 30 IN A 192.0.2.1"])
+UPSTREAM = seam.answer(NAME, "A", [f"{NAME} 30 IN A 192.0.2.1"])
 UPSTREAM.plugin = "forward"
-NXDOMAIN = fakes.answer(
-    "nope.example.org.", "A", rcode=wire.NXDOMAIN, authority=[fakes.soa("example.org.")]
+NXDOMAIN = seam.answer(
+    "nope.example.org.", "A", rcode=wire.NXDOMAIN, authority=[seam.soa("example.org.")]
 )
 
 
 def request(name: str = NAME, server: str = SERVER) -> Request:
-    req = fakes.request(name)
+    req = seam.request(name)
     req.server = server
     return req
 
@@ -27,9 +27,9 @@ def script(req: Request) -> wire.Answer:
     return NXDOMAIN if req.name.startswith("nope") else UPSTREAM
 
 
-def make(registry: stats.Registry, clock: fakes.Clock, **opts: object) -> handler.Cache:
+def make(registry: stats.Registry, clock: seam.Clock, **opts: object) -> handler.Cache:
     settings = options.Options(zones=("example.org.", "example.net."), **opts)  # type: ignore[arg-type]
-    return handler.Cache(fakes.Next(script), settings, clock=clock, registry=registry)
+    return handler.Cache(seam.Next(script), settings, clock=clock, registry=registry)
 
 
 def ask(cache: handler.Cache, req: Request) -> wire.Answer:
@@ -39,7 +39,7 @@ def ask(cache: handler.Cache, req: Request) -> wire.Answer:
 
 
 def test_replies_carry_the_plugin_that_wrote_them() -> None:
-    cache = make(stats.Registry(), clock := fakes.Clock(), stale=60.0)
+    cache = make(stats.Registry(), clock := seam.Clock(), stale=60.0)
     assert ask(cache, request()).plugin == "forward"  # the miss: forward wrote it
     assert ask(cache, request()).plugin == "cache"
     clock.advance(31)
@@ -48,7 +48,7 @@ def test_replies_carry_the_plugin_that_wrote_them() -> None:
 
 def test_counters_are_kept_per_server_label() -> None:
     registry = stats.Registry()
-    cache = make(registry, fakes.Clock())
+    cache = make(registry, seam.Clock())
     for _ in range(3):
         ask(cache, request())
     ask(cache, request(server="dns://127.0.0.1:1053"))
@@ -64,7 +64,7 @@ def test_counters_are_kept_per_server_label() -> None:
 
 def test_export_fills_coredns_families() -> None:
     registry = stats.Registry()
-    cache = make(registry, clock := fakes.Clock(), success_capacity=1, stale=60.0)
+    cache = make(registry, clock := seam.Clock(), success_capacity=1, stale=60.0)
     ask(cache, request())
     ask(cache, request())
     ask(cache, request("other.example.org."))  # evicts www
@@ -87,7 +87,7 @@ def test_export_fills_coredns_families() -> None:
 
 def test_counts_survive_a_reload_and_entries_follow_the_new_cache() -> None:
     registry = stats.Registry()
-    clock = fakes.Clock()
+    clock = seam.Clock()
     old = make(registry, clock)
     ask(old, request())
     ask(old, request())
@@ -104,8 +104,8 @@ def test_the_process_registry_is_exported_at_scrape_time() -> None:
 
     from kdns import metrics
 
-    cache = handler.Cache(fakes.Next(script), options.Options(zones=("scrape.test.",)))
-    req = fakes.request("a.scrape.test.")
+    cache = handler.Cache(seam.Next(script), options.Options(zones=("scrape.test.",)))
+    req = seam.request("a.scrape.test.")
     req.server = "dns://:5353"
     ask(cache, req)
     ask(cache, req)

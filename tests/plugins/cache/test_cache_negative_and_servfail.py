@@ -7,38 +7,38 @@ from collections.abc import Iterator
 
 from kdns import wire
 from kdns.plugins.cache import handler, options, stats
-from tests.plugins.cache import fakes
+from tests.support import seam
 
 NAME = "nope.example.org."
 ZONE = "example.org."
 
 
 def nxdomain(*, ttl: int = 3600, minimum: int = 2) -> wire.Answer:
-    return fakes.answer(
-        NAME, "A", rcode=wire.NXDOMAIN, authority=[fakes.soa(ZONE, ttl=ttl, minimum=minimum)]
+    return seam.answer(
+        NAME, "A", rcode=wire.NXDOMAIN, authority=[seam.soa(ZONE, ttl=ttl, minimum=minimum)]
     )
 
 
-POSITIVE = fakes.answer(NAME, "A", [f"{NAME} 60 IN A 192.0.2.1"])
-SERVFAIL = fakes.answer(NAME, "A", rcode=wire.SERVFAIL)
+POSITIVE = seam.answer(NAME, "A", [f"{NAME} 60 IN A 192.0.2.1"])
+SERVFAIL = seam.answer(NAME, "A", rcode=wire.SERVFAIL)
 
 
 def make(
-    script: fakes.Script | wire.Answer, **opts: object
-) -> tuple[handler.Cache, fakes.Next, fakes.Clock]:
-    clock = fakes.Clock()
-    nxt = fakes.Next(script)
+    script: seam.Script | wire.Answer, **opts: object
+) -> tuple[handler.Cache, seam.Next, seam.Clock]:
+    clock = seam.Clock()
+    nxt = seam.Next(script)
     settings = dataclasses.replace(options.Options(zones=(".",)), **opts)  # type: ignore[arg-type]
     return handler.Cache(nxt, settings, clock=clock, registry=stats.Registry()), nxt, clock
 
 
-def sequence(*answers: wire.Answer) -> fakes.Script:
+def sequence(*answers: wire.Answer) -> seam.Script:
     it: Iterator[wire.Answer] = iter(answers)
     return lambda req: next(it)
 
 
 def ask(cache: handler.Cache, name: str = NAME, rdtype: str = "A") -> wire.Answer:
-    answer = cache.serve(fakes.request(name, rdtype))
+    answer = cache.serve(seam.request(name, rdtype))
     assert isinstance(answer, wire.Answer)
     return answer
 
@@ -46,12 +46,12 @@ def ask(cache: handler.Cache, name: str = NAME, rdtype: str = "A") -> wire.Answe
 def test_negative_ttl_is_the_soa_minimum_rfc2308() -> None:
     # SOA TTL 3600, MINIMUM 2: the negative TTL is min(3600, 2) = 2 (RFC 2308 section 5).
     cache, nxt, clock = make(nxdomain(), denial_min_ttl=0)
-    req = fakes.request(NAME)
-    first = fakes.reply(req, ask(cache))
+    req = seam.request(NAME)
+    first = seam.reply(req, ask(cache))
     assert first.rcode() == wire.NXDOMAIN
-    assert fakes.ttls(first) == [2]
+    assert seam.ttls(first) == [2]
     clock.advance(1.5)
-    assert fakes.ttls(fakes.reply(req, ask(cache))) == [1]
+    assert seam.ttls(seam.reply(req, ask(cache))) == [1]
     assert nxt.calls == 1
     clock.advance(0.5)  # expired: the next query reaches the next plugin
     ask(cache)
@@ -61,12 +61,12 @@ def test_negative_ttl_is_the_soa_minimum_rfc2308() -> None:
 
 def test_negative_ttl_is_the_soa_ttl_when_lower() -> None:
     cache, _, _ = make(nxdomain(ttl=30, minimum=900))
-    assert fakes.ttls(fakes.reply(fakes.request(NAME), ask(cache))) == [30]
+    assert seam.ttls(seam.reply(seam.request(NAME), ask(cache))) == [30]
 
 
 def test_default_min_ttl_of_five_still_applies_to_denial() -> None:
     cache, nxt, clock = make(nxdomain(minimum=2))
-    assert fakes.ttls(fakes.reply(fakes.request(NAME), ask(cache))) == [5]
+    assert seam.ttls(seam.reply(seam.request(NAME), ask(cache))) == [5]
     clock.advance(4.9)
     ask(cache)
     assert nxt.calls == 1
@@ -74,21 +74,21 @@ def test_default_min_ttl_of_five_still_applies_to_denial() -> None:
 
 def test_denial_ttl_caps_the_negative_ttl() -> None:
     cache, _, _ = make(nxdomain(minimum=3600), denial_ttl=30)
-    assert fakes.ttls(fakes.reply(fakes.request(NAME), ask(cache))) == [30]
+    assert seam.ttls(seam.reply(seam.request(NAME), ask(cache))) == [30]
 
 
 def test_nodata_is_cached_as_denial() -> None:
-    nodata = fakes.answer(NAME, "AAAA", authority=[fakes.soa(ZONE, minimum=60)])
+    nodata = seam.answer(NAME, "AAAA", authority=[seam.soa(ZONE, minimum=60)])
     cache, nxt, _ = make(nodata)
     ask(cache, rdtype="AAAA")
-    reply = fakes.reply(fakes.request(NAME, "AAAA"), ask(cache, rdtype="AAAA"))
+    reply = seam.reply(seam.request(NAME, "AAAA"), ask(cache, rdtype="AAAA"))
     assert nxt.calls == 1
     assert reply.rcode() == wire.NOERROR and not reply.answer
     assert cache.stats.entries("denial") == 1
 
 
 def test_nxdomain_without_soa_is_not_cached() -> None:
-    bare = fakes.answer(NAME, "A", rcode=wire.NXDOMAIN)  # coredns/coredns#3755
+    bare = seam.answer(NAME, "A", rcode=wire.NXDOMAIN)  # coredns/coredns#3755
     cache, nxt, _ = make(bare)
     ask(cache)
     ask(cache)
@@ -104,8 +104,8 @@ def test_denial_zero_disables_negative_caching() -> None:
 
 
 def test_disable_denial_for_a_zone_only() -> None:
-    other = fakes.answer(
-        "x.example.net.", "A", rcode=wire.NXDOMAIN, authority=[fakes.soa("example.net.")]
+    other = seam.answer(
+        "x.example.net.", "A", rcode=wire.NXDOMAIN, authority=[seam.soa("example.net.")]
     )
     cache, nxt, _ = make(
         lambda req: other if "net" in req.name else nxdomain(), disable_denial=(ZONE,)
@@ -166,7 +166,7 @@ def test_servfail_does_not_shadow_a_stale_positive_entry() -> None:
     clock.advance(61)  # expired: stale served at once, the refresh gets SERVFAIL (cached)
     reply = ask(cache)
     assert reply.rcode == wire.NOERROR
-    assert fakes.ttls(fakes.reply(fakes.request(NAME), reply)) == [0]
+    assert seam.ttls(seam.reply(seam.request(NAME), reply)) == [0]
     assert cache.stats.entries("denial") == 1
     assert ask(cache).rcode == wire.NOERROR
     assert cache.stats.served_stale == 2

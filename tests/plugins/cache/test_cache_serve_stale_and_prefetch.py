@@ -16,11 +16,11 @@ import pytest
 from kdns import plugin, wire
 from kdns.plugins.cache import handler, options, stats
 from kdns.request import Request
-from tests.plugins.cache import fakes
+from tests.support import seam
 
 NAME = "api.example.org."
-OLD = fakes.answer(NAME, "A", [f"{NAME} 30 IN A 192.0.2.1"])
-NEW = fakes.answer(NAME, "A", [f"{NAME} 30 IN A 192.0.2.2"])
+OLD = seam.answer(NAME, "A", [f"{NAME} 30 IN A 192.0.2.1"])
+NEW = seam.answer(NAME, "A", [f"{NAME} 30 IN A 192.0.2.2"])
 
 
 class Upstream:
@@ -33,14 +33,14 @@ class Upstream:
 
     def __call__(self, req: Request) -> plugin.Result:
         if self.down:
-            return fakes.failing(self.delay)
-        return fakes.later(self.answer, self.delay)
+            return seam.failing(self.delay)
+        return seam.later(self.answer, self.delay)
 
 
-def make(**opts: object) -> tuple[handler.Cache, fakes.Next, fakes.Clock, Upstream]:
+def make(**opts: object) -> tuple[handler.Cache, seam.Next, seam.Clock, Upstream]:
     upstream = Upstream()
-    clock = fakes.Clock()
-    nxt = fakes.Next(upstream)
+    clock = seam.Clock()
+    nxt = seam.Next(upstream)
     settings = dataclasses.replace(options.Options(zones=(".",)), **opts)  # type: ignore[arg-type]
     return (
         handler.Cache(nxt, settings, clock=clock, registry=stats.Registry()),
@@ -51,7 +51,7 @@ def make(**opts: object) -> tuple[handler.Cache, fakes.Next, fakes.Clock, Upstre
 
 
 async def ask(cache: handler.Cache) -> wire.Answer:
-    return await plugin.resolve(cache.serve(fakes.request(NAME)))
+    return await plugin.resolve(cache.serve(seam.request(NAME)))
 
 
 async def settle(cache: handler.Cache) -> None:
@@ -61,12 +61,12 @@ async def settle(cache: handler.Cache) -> None:
 
 
 def address(answer: wire.Answer) -> str:
-    reply = fakes.reply(fakes.request(NAME), answer)
+    reply = seam.reply(seam.request(NAME), answer)
     return str(reply.answer[0][0]) if reply.answer else ""
 
 
 def ttl(answer: wire.Answer) -> int:
-    return fakes.ttls(fakes.reply(fakes.request(NAME), answer))[0]
+    return seam.ttls(seam.reply(seam.request(NAME), answer))[0]
 
 
 async def test_immediate_serves_stale_at_once_and_refreshes_behind() -> None:
@@ -75,7 +75,7 @@ async def test_immediate_serves_stale_at_once_and_refreshes_behind() -> None:
     clock.advance(31)
     upstream.down = True
     upstream.delay = 0.05
-    result = cache.serve(fakes.request(NAME))
+    result = cache.serve(seam.request(NAME))
     assert isinstance(result, wire.Answer)  # not awaiting the upstream at all
     assert (address(result), ttl(result)) == ("192.0.2.1", 0)
     assert len(cache.background.tasks) == 1
@@ -111,7 +111,7 @@ async def test_verify_asks_the_source_first_and_falls_back_to_stale() -> None:
     await ask(cache)
     clock.advance(31)
     upstream.down = True
-    pending = cache.serve(fakes.request(NAME))
+    pending = cache.serve(seam.request(NAME))
     assert not isinstance(pending, wire.Answer)  # waits for the source
     answer = await plugin.resolve(pending)
     assert (address(answer), ttl(answer)) == ("192.0.2.1", 0)
@@ -131,7 +131,7 @@ async def test_verify_does_not_store_a_servfail_reply() -> None:
     cache, _nxt, clock, upstream = make(stale=3600.0, verify=True)
     await ask(cache)
     clock.advance(31)
-    upstream.answer = fakes.answer(NAME, "A", rcode=wire.SERVFAIL)
+    upstream.answer = seam.answer(NAME, "A", rcode=wire.SERVFAIL)
     assert address(await ask(cache)) == "192.0.2.1"
     assert cache.stats.entries("denial") == 0
 
@@ -170,7 +170,7 @@ async def test_prefetch_refreshes_popular_entries_before_they_expire() -> None:
     answer = await ask(cache)
     assert (address(answer), ttl(answer)) == ("192.0.2.2", 30)
     # The popularity carried over to the new entry.
-    new = cache.success.lookup(fakes.request(NAME).key)
+    new = cache.success.lookup(seam.request(NAME).key)
     assert new is not None and new.hits >= 2
 
 
@@ -195,7 +195,7 @@ async def test_pending_refreshes_are_cancelled_at_shutdown() -> None:
     assert len(cache.background.tasks) == 1
     await cache.background.cancel()
     assert not cache.background.tasks
-    entry = cache.success.lookup(fakes.request(NAME).key)
+    entry = cache.success.lookup(seam.request(NAME).key)
     assert entry is not None and not entry.refreshing
 
 
@@ -203,9 +203,9 @@ def test_refresh_without_a_running_loop_is_skipped_cleanly() -> None:
     cache, _nxt, clock, _upstream = make(stale=3600.0)
     asyncio.run(ask(cache))
     clock.advance(31)
-    answer = cache.serve(fakes.request(NAME))  # no loop: the refresh coroutine is closed
+    answer = cache.serve(seam.request(NAME))  # no loop: the refresh coroutine is closed
     assert isinstance(answer, wire.Answer) and ttl(answer) == 0
-    entry = cache.success.lookup(fakes.request(NAME).key)
+    entry = cache.success.lookup(seam.request(NAME).key)
     assert entry is not None and not entry.refreshing
 
 
@@ -222,5 +222,5 @@ async def test_a_refresh_that_raises_is_logged_and_forgotten(
     nxt.script = broken
     assert ttl(await ask(cache)) == 0
     assert "plugin/cache: refreshing" in caplog.text
-    entry = cache.success.lookup(fakes.request(NAME).key)
+    entry = cache.success.lookup(seam.request(NAME).key)
     assert entry is not None and not entry.refreshing

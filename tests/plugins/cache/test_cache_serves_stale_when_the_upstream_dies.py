@@ -12,8 +12,7 @@ import urllib.request
 
 import dns.rcode
 
-from tests import kdnsproc
-from tests.server import helpers
+from tests.support import clients, kdnsproc
 
 UPSTREAM = """\
 example.org {
@@ -46,15 +45,15 @@ def served_stale(metrics_port: int) -> float:
 
 
 def test_stale_answers_when_the_upstream_is_gone() -> None:
-    with helpers.serve(UPSTREAM, files={"hosts": "192.0.2.10 web.example.org\n"}) as upstream:
+    with clients.serve(UPSTREAM, files={"hosts": "192.0.2.10 web.example.org\n"}) as upstream:
         ports = {mode: kdnsproc.free_port() for mode in ("immediate", "verify")}
         fronts = {
             mode: FRONT.format(metrics=port, mode=mode, upstream=upstream.port)
             for mode, port in ports.items()
         }
         with (
-            helpers.serve(fronts["immediate"]) as immediate,
-            helpers.serve(fronts["verify"]) as verify,
+            clients.serve(fronts["immediate"]) as immediate,
+            clients.serve(fronts["verify"]) as verify,
         ):
             for front in (immediate, verify):
                 reply = front.query("web.example.org.", "A")

@@ -6,14 +6,14 @@ import pytest
 
 from kdns.errors import CorefileError
 from kdns.plugins.cache import options, setup
-from tests.plugins.cache import fakes
+from tests.support import seam
 
 BLOCK = ("example.org.",)
 
 
 def parse(body: str, *, keys: str = "example.org") -> options.Options:
     text = f"{keys} {{\n    {body}\n}}\n"
-    return setup.parse(fakes.directive(text, "cache"), BLOCK)
+    return setup.parse(seam.directive(text, "cache"), BLOCK)
 
 
 def test_defaults_are_coredns_defaults() -> None:
@@ -120,12 +120,12 @@ def test_errors_name_plugin_file_and_line(body: str, line: int, reason: str) -> 
 
 def test_once_per_server_block() -> None:
     with pytest.raises(CorefileError, match="can only be used once per server block"):
-        fakes.load(". {\n    cache\n    cache 30\n}\n")
+        seam.load(". {\n    cache\n    cache 30\n}\n")
 
 
 def test_setup_puts_cache_in_the_chain_with_block_zones() -> None:
-    loaded = fakes.load("example.org example.net {\n    cache 10\n    whoami\n}\n")
-    cache = fakes.chain_handler(loaded, "cache")
+    loaded = seam.load("example.org example.net {\n    cache 10\n    whoami\n}\n")
+    cache = seam.chain_handler(loaded, "cache")
     assert cache.opts.zones == ("example.org.", "example.net.")
     assert cache.opts.success_ttl == 10
     assert cache.next.name == "whoami"

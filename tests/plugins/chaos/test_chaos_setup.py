@@ -7,13 +7,13 @@ import pytest
 
 from kdns import __version__
 from kdns.errors import CorefileError
-from tests.plugins.cache import fakes
+from tests.support import seam
 
 
 def texts(body: str, name: str) -> list[str]:
-    handler = fakes.chain_handler(fakes.load(f". {{\n    {body}\n}}\n"), "chaos")
-    req = fakes.request(name, "TXT", rdclass="CH")
-    msg: dns.message.Message = fakes.reply(req, handler.serve(req))
+    handler = seam.chain_handler(seam.load(f". {{\n    {body}\n}}\n"), "chaos")
+    req = seam.request(name, "TXT", rdclass="CH")
+    msg: dns.message.Message = seam.reply(req, handler.serve(req))
     return [s.decode() for rrset in msg.answer for rdata in rrset for s in rdata.strings]
 
 
@@ -36,6 +36,6 @@ def test_version_and_authors() -> None:
 
 def test_a_block_is_an_error_naming_the_line() -> None:
     with pytest.raises(CorefileError) as err:
-        fakes.load(". {\n    chaos v1 {\n        x\n    }\n}\n")
+        seam.load(". {\n    chaos v1 {\n        x\n    }\n}\n")
     assert str(err.value).startswith("plugin/chaos: Corefile:2 - Error during parsing: ")
     assert "Wrong argument count" in str(err.value)

@@ -15,10 +15,8 @@ import pytest
 
 from kdns.errors import CorefileError
 from kdns.plugins.dns64 import mapping
-from tests import kdnsproc
-from tests.fakes.upstream import FakeUpstream
-from tests.plugins.cache import fakes
-from tests.server import helpers
+from tests.support import clients, kdnsproc, seam
+from tests.support.upstream import FakeUpstream
 
 
 @pytest.mark.parametrize(
@@ -54,7 +52,7 @@ def upstream() -> Iterator[FakeUpstream]:
 @pytest.fixture(scope="module")
 def srv(upstream: FakeUpstream) -> Iterator[kdnsproc.Server]:
     text = f".:{{port}} {{\n    bind ::1\n    dns64\n    forward . 127.0.0.1:{upstream.port}\n}}\n"
-    with helpers.serve(text, host="::1") as server:
+    with clients.serve(text, host="::1") as server:
         yield server
 
 
@@ -79,10 +77,10 @@ def test_other_types_are_not_touched(srv: kdnsproc.Server) -> None:
 
 def test_ipv4_clients_are_left_alone_without_allow_ipv4(upstream: FakeUpstream) -> None:
     text = f".:{{port}} {{\n    bind 127.0.0.1\n    dns64\n    forward . 127.0.0.1:{upstream.port}\n}}\n"
-    with helpers.serve(text) as srv:
+    with clients.serve(text) as srv:
         assert srv.query("v4only.example.org.", "AAAA").answer == []
     allow = text.replace("    dns64\n", "    dns64 {\n        allow_ipv4\n    }\n")
-    with helpers.serve(allow) as srv:
+    with clients.serve(allow) as srv:
         assert names(srv.query("v4only.example.org.", "AAAA").answer) == [
             "v4only.example.org. 60 AAAA 64:ff9b::c000:22a"
         ]
@@ -107,7 +105,7 @@ def test_ttl_is_bounded_by_the_soa_of_the_aaaa_reply() -> None:
         up.handler = handler
         text = f".:{{port}} {{\n    bind ::1\n    dns64\n    forward . 127.0.0.1:{up.port}\n}}\n"
         with (
-            helpers.serve(text, host="::1") as srv,
+            clients.serve(text, host="::1") as srv,
             socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock,
         ):
             sock.settimeout(3)
@@ -134,4 +132,4 @@ def test_ttl_is_bounded_by_the_soa_of_the_aaaa_reply() -> None:
 )
 def test_bad_prefixes_and_options_stop_startup(line: str) -> None:
     with pytest.raises(CorefileError, match=r"^plugin/dns64: Corefile:\d+ - Error during parsing"):
-        fakes.load(f". {{\n    {line}\n}}\n")
+        seam.load(f". {{\n    {line}\n}}\n")

@@ -8,12 +8,12 @@ import pytest
 
 from kdns.errors import CorefileError
 from kdns.plugins.errors.handler import Consolidation
-from tests.plugins.cache import fakes
+from tests.support import seam
 
 
 def rules(body: str) -> list[Consolidation]:
-    loaded = fakes.load(f". {{\n    {body}\n}}\n")
-    return list(fakes.chain_handler(loaded, "errors").rules)
+    loaded = seam.load(f". {{\n    {body}\n}}\n")
+    return list(seam.chain_handler(loaded, "errors").rules)
 
 
 def test_defaults_consolidate_nothing() -> None:

@@ -12,9 +12,7 @@ import dns.rcode
 import pytest
 
 from kdns.errors import CorefileError
-from tests import kdnsproc
-from tests.plugins.cache import fakes
-from tests.server import helpers
+from tests.support import clients, kdnsproc, seam
 
 ZONE = """\
 $ORIGIN example.org.
@@ -47,7 +45,7 @@ COREFILE = "example.org:{port} {\n    bind 127.0.0.1\n    file db.example.org {\
 @pytest.fixture(scope="module")
 def srv() -> Iterator[kdnsproc.Server]:
     files = {"db.example.org": ZONE, "extra.db": EXTRA}
-    with helpers.serve(COREFILE, files=files) as server:
+    with clients.serve(COREFILE, files=files) as server:
         yield server
 
 
@@ -130,7 +128,7 @@ def test_include_brings_in_a_file_beside_the_zone(srv: kdnsproc.Server) -> None:
 
 def test_reload_swaps_the_zone_and_keeps_it_when_the_file_breaks() -> None:
     files = {"db.example.org": ZONE, "extra.db": EXTRA}
-    with helpers.serve(COREFILE, files=files) as srv:
+    with clients.serve(COREFILE, files=files) as srv:
         assert srv.workdir is not None
         db = srv.workdir / "db.example.org"
         db.write_text(ZONE.replace("192.0.2.80", "192.0.2.81"))
@@ -151,7 +149,7 @@ def test_reload_swaps_the_zone_and_keeps_it_when_the_file_breaks() -> None:
 def test_one_file_serves_each_zone_it_is_named_for() -> None:
     text = "example.org:{port} example.com:{port} {\n    bind 127.0.0.1\n    file db\n}\n"
     zone = "$TTL 60\n@ SOA ns hostmaster 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n"
-    with helpers.serve(text, files={"db": zone}) as srv:
+    with clients.serve(text, files={"db": zone}) as srv:
         for origin in ("example.org.", "example.com."):
             assert rrs(srv.query(f"ns.{origin}", "A").answer) == [f"ns.{origin} 60 A 192.0.2.1"]
 
@@ -162,7 +160,7 @@ def test_fallthrough_hands_missing_names_on() -> None:
         "    whoami\n}\n"
     )
     zone = "$TTL 60\n@ SOA ns hostmaster 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n"
-    with helpers.serve(text, files={"db": zone}) as srv:
+    with clients.serve(text, files={"db": zone}) as srv:
         assert srv.query("missing.example.org.", "A").additional, "whoami answered"
         assert srv.query("ns.example.org.", "A").answer
 
@@ -182,7 +180,7 @@ def test_a_broken_zone_stops_startup_naming_file_and_line(
     base = Path(str(tmp_path))
     (base / "db").write_text(zone)
     with pytest.raises(CorefileError) as err:
-        fakes.load("example.org {\n    file db\n}\n", filename=str(base / "Corefile"))
+        seam.load("example.org {\n    file db\n}\n", filename=str(base / "Corefile"))
     assert f"{base / 'db'}{where}" in str(err.value)
     assert reason in str(err.value)
     assert str(err.value).startswith("plugin/file: ")
@@ -194,4 +192,4 @@ def test_a_broken_zone_stops_startup_naming_file_and_line(
 )
 def test_setup_errors(line: str) -> None:
     with pytest.raises(CorefileError, match=r"^plugin/file: Corefile:[23] - Error during parsing"):
-        fakes.load(f"example.org {{\n    {line}\n}}\n")
+        seam.load(f"example.org {{\n    {line}\n}}\n")

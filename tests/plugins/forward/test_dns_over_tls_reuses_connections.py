@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import tls
-from tests.fakes.upstream import FakeUpstream
-from tests.plugins.forward import support
+from tests.support import children, tls
+from tests.support.upstream import FakeUpstream
 
 SERVER_NAME = "dns.test"
 
@@ -39,10 +38,10 @@ def corefile(up: FakeUpstream, ca: Path, *options: str) -> str:
 
 
 def test_queries_share_one_tls_connection(upstream: FakeUpstream, certs: dict[str, Path]) -> None:
-    with support.serve(corefile(upstream, certs["ca"], f"tls_servername {SERVER_NAME}")) as srv:
+    with children.serve(corefile(upstream, certs["ca"], f"tls_servername {SERVER_NAME}")) as srv:
         for i in range(5):
-            reply = support.query(srv.port, f"q{i}.example", tcp=bool(i % 2))
-            assert support.addresses(reply) == ["192.0.2.1"]
+            reply = children.query(srv.port, f"q{i}.example", tcp=bool(i % 2))
+            assert children.addresses(reply) == ["192.0.2.1"]
     assert [q.transport for q in upstream.queries] == ["tls"] * 5
     assert upstream.connections["tls"] == 1
     assert {q.connection for q in upstream.queries} == {1}
@@ -52,19 +51,19 @@ def test_the_ip_address_is_checked_when_no_servername_is_given(
     upstream: FakeUpstream, certs: dict[str, Path]
 ) -> None:
     # The certificate also names 127.0.0.1, so verifying against the address works.
-    with support.serve(corefile(upstream, certs["ca"])) as srv:
-        assert support.addresses(support.query(srv.port, "ip.example")) == ["192.0.2.1"]
+    with children.serve(corefile(upstream, certs["ca"])) as srv:
+        assert children.addresses(children.query(srv.port, "ip.example")) == ["192.0.2.1"]
 
 
 def test_a_connection_idle_past_expire_is_replaced(
     upstream: FakeUpstream, certs: dict[str, Path]
 ) -> None:
     options = (f"tls_servername {SERVER_NAME}", "expire 300ms")
-    with support.serve(corefile(upstream, certs["ca"], *options)) as srv:
-        support.query(srv.port, "a.example")
-        support.query(srv.port, "b.example")
+    with children.serve(corefile(upstream, certs["ca"], *options)) as srv:
+        children.query(srv.port, "a.example")
+        children.query(srv.port, "b.example")
         time.sleep(0.6)
-        support.query(srv.port, "c.example")
+        children.query(srv.port, "c.example")
     assert [q.connection for q in upstream.queries] == [1, 1, 2]
 
 
@@ -72,9 +71,9 @@ def test_a_certificate_for_another_name_is_refused(
     upstream: FakeUpstream, certs: dict[str, Path]
 ) -> None:
     options = ("tls_servername other.test", "read_timeout 500ms")
-    with support.serve(corefile(upstream, certs["ca"], *options)) as srv:
-        reply = support.query(srv.port, "mitm.example")
-        assert support.rcode(reply) == "SERVFAIL"
+    with children.serve(corefile(upstream, certs["ca"], *options)) as srv:
+        reply = children.query(srv.port, "mitm.example")
+        assert children.rcode(reply) == "SERVFAIL"
         line = srv.proc.wait_for_line("[ERROR] plugin/errors: 2 mitm.example. A: tls ")
     assert line.endswith(
         f"tls 127.0.0.1:{upstream.tls_port}: failed to verify certificate: "

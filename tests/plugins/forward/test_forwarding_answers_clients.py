@@ -15,9 +15,8 @@ import dns.message
 import dns.rcode
 import pytest
 
-from tests import kdnsproc
-from tests.fakes.upstream import FakeUpstream
-from tests.plugins.forward import support
+from tests.support import children, kdnsproc
+from tests.support.upstream import FakeUpstream
 
 
 def is_whoami(reply: dns.message.Message) -> bool:
@@ -42,7 +41,7 @@ def server(upstream: FakeUpstream) -> Iterator[kdnsproc.Server]:
     whoami
 }}
 """
-    with support.serve(corefile) as srv:
+    with children.serve(corefile) as srv:
         yield srv
 
 
@@ -64,7 +63,7 @@ def fresh(upstream: FakeUpstream) -> None:
 def test_dig_gets_the_upstream_answer(
     server: kdnsproc.Server, upstream: FakeUpstream, rdtype: str, expected: str
 ) -> None:
-    out = support.dig(server.port, "www.example.net", rdtype, "+noall", "+answer", "+comments")
+    out = children.dig(server.port, "www.example.net", rdtype, "+noall", "+answer", "+comments")
     assert "status: NOERROR" in out
     assert f"www.example.net.\t60\tIN\t{rdtype}\t{expected}" in out
     assert " ra" in out.split("flags:")[1].split(";")[0], "RA comes from the upstream"
@@ -75,9 +74,9 @@ def test_dig_gets_the_upstream_answer(
 def test_dnspython_gets_the_upstream_answer_over_both_transports(
     server: kdnsproc.Server, upstream: FakeUpstream, tcp: bool
 ) -> None:
-    reply = support.query(server.port, "api.example.net", "A", tcp=tcp)
-    assert support.rcode(reply) == "NOERROR"
-    assert support.addresses(reply) == ["192.0.2.1"]
+    reply = children.query(server.port, "api.example.net", "A", tcp=tcp)
+    assert children.rcode(reply) == "NOERROR"
+    assert children.addresses(reply) == ["192.0.2.1"]
     assert reply.flags & dns.flags.RD, "RD echoes the client's"
     assert [q.transport for q in upstream.queries] == ["tcp" if tcp else "udp"]
 
@@ -85,7 +84,7 @@ def test_dnspython_gets_the_upstream_answer_over_both_transports(
 def test_the_question_goes_upstream_in_the_clients_letter_case(
     server: kdnsproc.Server, upstream: FakeUpstream
 ) -> None:
-    reply = support.query(server.port, "MiXeD.Example.NET", "A")
+    reply = children.query(server.port, "MiXeD.Example.NET", "A")
     assert reply.question[0].name.to_text() == "MiXeD.Example.NET."
     assert upstream.names() == ["MiXeD.Example.NET."]
 
@@ -93,9 +92,9 @@ def test_the_question_goes_upstream_in_the_clients_letter_case(
 def test_edns_goes_upstream_only_with_the_client_and_carries_do(
     server: kdnsproc.Server, upstream: FakeUpstream
 ) -> None:
-    support.query(server.port, "plain.example.net", "A")
-    support.query(server.port, "edns.example.net", "A", edns=True, payload=4096)
-    reply = support.query(server.port, "do.example.net", "A", dnssec=True)
+    children.query(server.port, "plain.example.net", "A")
+    children.query(server.port, "edns.example.net", "A", edns=True, payload=4096)
+    reply = children.query(server.port, "do.example.net", "A", dnssec=True)
     plain, edns, do = upstream.queries
     assert (plain.edns, edns.edns, do.edns) == (False, True, True)
     assert (edns.payload, edns.do, do.do) == (1232, False, True)
@@ -106,7 +105,7 @@ def test_every_query_goes_upstream_with_a_fresh_id(
     server: kdnsproc.Server, upstream: FakeUpstream
 ) -> None:
     for _ in range(20):
-        support.query(server.port, "ids.example.net", "A")
+        children.query(server.port, "ids.example.net", "A")
     ids = {q.id for q in upstream.queries}
     assert len(ids) >= 19, "IDs are random (a repeat among 20 is a 0.3 % event)"
 
@@ -115,15 +114,15 @@ def test_every_query_goes_upstream_with_a_fresh_id(
 def test_names_not_forwarded_go_to_the_next_plugin(
     server: kdnsproc.Server, upstream: FakeUpstream, name: str
 ) -> None:
-    reply = support.query(server.port, name, "A")
-    assert support.rcode(reply) == "NOERROR"
+    reply = children.query(server.port, name, "A")
+    assert children.rcode(reply) == "NOERROR"
     assert not reply.answer
     assert is_whoami(reply)
     assert upstream.count == 0
 
 
 def test_the_from_zone_itself_is_forwarded(server: kdnsproc.Server, upstream: FakeUpstream) -> None:
-    support.query(server.port, "example.net", "NS")
+    children.query(server.port, "example.net", "NS")
     assert upstream.names() == ["example.net."]
 
 
@@ -131,16 +130,16 @@ def test_nxdomain_from_upstream_is_passed_on(
     server: kdnsproc.Server, upstream: FakeUpstream
 ) -> None:
     upstream.rcodes["gone.example.net."] = dns.rcode.NXDOMAIN
-    reply = support.query(server.port, "gone.example.net", "A")
-    assert support.rcode(reply) == "NXDOMAIN"
+    reply = children.query(server.port, "gone.example.net", "A")
+    assert children.rcode(reply) == "NXDOMAIN"
 
 
 def test_next_servfail_hands_the_query_to_the_next_plugin(
     server: kdnsproc.Server, upstream: FakeUpstream
 ) -> None:
     upstream.rcodes["broken.example.net."] = dns.rcode.SERVFAIL
-    reply = support.query(server.port, "broken.example.net", "A")
-    assert support.rcode(reply) == "NOERROR"
+    reply = children.query(server.port, "broken.example.net", "A")
+    assert children.rcode(reply) == "NOERROR"
     assert is_whoami(reply)
     assert upstream.names() == ["broken.example.net."]
 
@@ -148,13 +147,13 @@ def test_next_servfail_hands_the_query_to_the_next_plugin(
 def test_a_second_kdns_as_upstream() -> None:
     # The upstream is a real kdns answering whoami: the SRV record it returns holds the source
     # port the forwarder used, which must differ between two queries.
-    with support.serve(".:{port} {\n    whoami\n}\n") as inner:
+    with children.serve(".:{port} {\n    whoami\n}\n") as inner:
         corefile = f".:{{port}} {{\n    forward . 127.0.0.1:{inner.port}\n}}\n"
-        with support.serve(corefile) as outer:
+        with children.serve(corefile) as outer:
             ports = set()
             for _ in range(3):
-                reply = support.query(outer.port, "who.example", "A")
-                assert support.rcode(reply) == "NOERROR"
+                reply = children.query(outer.port, "who.example", "A")
+                assert children.rcode(reply) == "NOERROR"
                 texts = [rr.to_text() for rr in reply.additional]
                 assert texts[0] == "who.example. 0 IN A 127.0.0.1"
                 ports.add(texts[1].split()[-2])
@@ -174,9 +173,9 @@ def ipv6_loopback() -> bool:
 def test_an_ipv6_upstream_in_brackets() -> None:
     with FakeUpstream(host="::1") as up:
         corefile = f".:{{port}} {{\n    forward . [::1]:{up.port}\n}}\n"
-        with support.serve(corefile) as srv:
-            assert support.addresses(support.query(srv.port, "v6.example")) == ["192.0.2.1"]
-            assert support.addresses(support.query(srv.port, "v6.example", tcp=True)) == [
+        with children.serve(corefile) as srv:
+            assert children.addresses(children.query(srv.port, "v6.example")) == ["192.0.2.1"]
+            assert children.addresses(children.query(srv.port, "v6.example", tcp=True)) == [
                 "192.0.2.1"
             ]
         assert [q.transport for q in up.queries] == ["udp", "tcp"]

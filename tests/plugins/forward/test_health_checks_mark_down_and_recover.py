@@ -14,9 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests import kdnsproc
-from tests.fakes.upstream import FakeUpstream, free_port
-from tests.plugins.forward import support
+from tests.support import children, kdnsproc
+from tests.support.upstream import FakeUpstream, free_port
 
 #: CoreDNS's default interval, which this test keeps.
 INTERVAL = 0.5
@@ -37,7 +36,7 @@ def backup() -> Iterator[FakeUpstream]:
 
 
 def who(port: int) -> str:
-    return support.addresses(support.query(port, "who.example"))[0]
+    return children.addresses(children.query(port, "who.example"))[0]
 
 
 def health_ok(port: int) -> bool:
@@ -56,7 +55,7 @@ def test_a_dead_upstream_is_marked_down_skipped_and_back_within_two_intervals(
     }}
 }}
 """
-    with support.serve(corefile) as srv:
+    with children.serve(corefile) as srv:
         assert who(srv.port) == "192.0.2.1"
         primary.pause()
         # The refused query fails over at once and starts the checks; two failed checks later
@@ -92,8 +91,8 @@ def test_health_check_no_rec_and_domain_shape_the_probe() -> None:
     }}
 }}
 """
-        with support.serve(corefile) as srv:
-            support.query(srv.port, "x.example")
+        with children.serve(corefile) as srv:
+            children.query(srv.port, "x.example")
             up.wait_for(lambda: sum(q.qtype == "NS" for q in up.queries) >= 2, timeout=5)
         probes = [q for q in up.queries if q.qtype == "NS"]
         assert all(q.name == "probe.example." and not q.rd for q in probes)
@@ -102,7 +101,7 @@ def test_health_check_no_rec_and_domain_shape_the_probe() -> None:
 
 def test_no_health_checks_while_queries_succeed(primary: FakeUpstream) -> None:
     corefile = f".:{{port}} {{\n    forward . 127.0.0.1:{primary.port}\n}}\n"
-    with support.serve(corefile) as srv:
+    with children.serve(corefile) as srv:
         for _ in range(5):
             who(srv.port)
         time.sleep(2 * INTERVAL)
@@ -125,7 +124,7 @@ def mark_down(up: FakeUpstream, srv: kdnsproc.Server) -> None:
     """Close the upstream's port so one query and two quick checks mark it down, then let it
     listen again without answering, so it stays down but records what it is sent."""
     up.pause()
-    assert support.rcode(support.query(srv.port, "a.example")) == "SERVFAIL"
+    assert children.rcode(children.query(srv.port, "a.example")) == "SERVFAIL"
     srv.proc.wait_for_line(f"upstream 127.0.0.1:{up.port} is down", timeout=5)
     up.blackhole = True
     up.resume()
@@ -134,20 +133,20 @@ def mark_down(up: FakeUpstream, srv: kdnsproc.Server) -> None:
 def test_failfast_answers_servfail_at_once_when_all_are_down() -> None:
     with (
         FakeUpstream() as up,
-        support.serve(forward_to(up, "failfast_all_unhealthy_upstreams")) as srv,
+        children.serve(forward_to(up, "failfast_all_unhealthy_upstreams")) as srv,
     ):
         mark_down(up, srv)
-        reply, took = support.timed_query(srv.port, "b.example")
-        assert support.rcode(reply) == "SERVFAIL"
+        reply, took = children.timed_query(srv.port, "b.example")
+        assert children.rcode(reply) == "SERVFAIL"
         assert took < 0.2
         srv.proc.wait_for_line("[ERROR] plugin/errors: 2 b.example. A: no healthy proxies")
         assert "b.example." not in up.names()
 
 
 def test_without_failfast_a_random_upstream_is_tried_when_all_are_down() -> None:
-    with FakeUpstream() as up, support.serve(forward_to(up)) as srv:
+    with FakeUpstream() as up, children.serve(forward_to(up)) as srv:
         mark_down(up, srv)
-        reply, took = support.timed_query(srv.port, "b.example")
-        assert support.rcode(reply) == "SERVFAIL"
+        reply, took = children.timed_query(srv.port, "b.example")
+        assert children.rcode(reply) == "SERVFAIL"
         assert took >= 0.3, "the down upstream was asked anyway"
         assert "b.example." in up.names()

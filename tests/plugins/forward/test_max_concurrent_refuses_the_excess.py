@@ -11,8 +11,8 @@ import time
 import dns.message
 import dns.rcode
 
-from tests.fakes.upstream import FakeUpstream
-from tests.plugins.forward import support
+from tests.support import children
+from tests.support.upstream import FakeUpstream
 
 LIMIT = 10
 BURST = 50
@@ -25,7 +25,7 @@ def burst(port: int, names: list[str]) -> dict[str, tuple[str, float]]:
         sock.settimeout(4)
         start = time.monotonic()
         for name in names:
-            sock.sendto(dns.message.make_query(name, "A").to_wire(), (support.HOST, port))
+            sock.sendto(dns.message.make_query(name, "A").to_wire(), (children.HOST, port))
         while len(out) < len(names):
             reply = dns.message.from_wire(sock.recv(4096))
             name = reply.question[0].name.to_text()
@@ -43,7 +43,7 @@ def test_fifty_at_once_against_a_limit_of_ten() -> None:
     }}
 }}
 """
-        with support.serve(corefile) as srv:
+        with children.serve(corefile) as srv:
             names = [f"n{i}.example." for i in range(BURST)]
             results = burst(srv.port, names)
             refused = [n for n, (rcode, _) in results.items() if rcode == "REFUSED"]

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from kdns.plugins.forward import policy
-from tests.fakes.upstream import FakeUpstream
-from tests.plugins.forward import support
+from tests.support import children
+from tests.support.upstream import FakeUpstream
 
 QUERIES = 30
 
@@ -47,9 +47,9 @@ def upstreams() -> Iterator[list[FakeUpstream]]:
 def answered_by(upstreams: list[FakeUpstream], name: str) -> list[str]:
     ports = " ".join(f"127.0.0.1:{up.port}" for up in upstreams)
     corefile = f".:{{port}} {{\n    forward . {ports} {{\n        policy {name}\n    }}\n}}\n"
-    with support.serve(corefile) as srv:
+    with children.serve(corefile) as srv:
         return [
-            support.addresses(support.query(srv.port, "who.example"))[0] for _ in range(QUERIES)
+            children.addresses(children.query(srv.port, "who.example"))[0] for _ in range(QUERIES)
         ]
 
 

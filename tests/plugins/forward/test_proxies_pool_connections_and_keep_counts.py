@@ -17,7 +17,7 @@ from kdns.pkg.upstream.metrics import METRICS
 from kdns.pkg.upstream.proxy import Proxy
 from kdns.plugins.forward import metrics as forward_metrics
 from kdns.request import Request
-from tests.fakes.upstream import FakeUpstream, free_port
+from tests.support.upstream import FakeUpstream, free_port
 
 
 @pytest.fixture

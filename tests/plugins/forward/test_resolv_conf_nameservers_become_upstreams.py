@@ -17,8 +17,8 @@ import pytest
 from kdns import config, corefile
 from kdns.errors import CorefileError
 from kdns.pkg import resolvconf
-from tests.fakes.upstream import FakeUpstream
-from tests.plugins.forward import support
+from tests.support import children
+from tests.support.upstream import FakeUpstream
 
 #: A loopback address nothing else uses, so port 53 on it is free even on a host running a
 #: resolver on 127.0.0.1 or 127.0.0.53.
@@ -74,7 +74,7 @@ def port53() -> Iterator[FakeUpstream]:
 def test_forwarding_to_the_nameservers_of_a_file(port53: FakeUpstream) -> None:
     corefile = ".:{port} {\n    forward . resolv.conf\n}\n"
     files = {"resolv.conf": f"search cluster.local\nnameserver {ADDRESS}\n"}
-    with support.serve(corefile, files=files) as srv:
-        reply = support.query(srv.port, "via-resolv-conf.example", "A")
-    assert support.addresses(reply) == ["192.0.2.1"]
+    with children.serve(corefile, files=files) as srv:
+        reply = children.query(srv.port, "via-resolv-conf.example", "A")
+    assert children.addresses(reply) == ["192.0.2.1"]
     assert port53.names() == ["via-resolv-conf.example."]

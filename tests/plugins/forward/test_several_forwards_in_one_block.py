@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes.upstream import FakeUpstream
-from tests.plugins.forward import support
+from tests.support import children
+from tests.support.upstream import FakeUpstream
 
 
 @pytest.mark.parametrize("corp_first", [True, False], ids=["corp-first", "root-first"])
@@ -21,7 +21,7 @@ def test_each_upstream_is_reached_only_for_its_zone(corp_first: bool) -> None:
         if not corp_first:
             lines.reverse()
         text = ".:{port} {\n    bind 127.0.0.1\n" + "".join(lines) + "}\n"
-        with support.serve(text) as srv:
+        with children.serve(text) as srv:
             corp_reply = srv.query("db.corp.test.", "A")
             outside = srv.query("www.example.net.", "A")
         assert [rr.address for rr in corp_reply.answer[0]] == ["10.1.0.5"]

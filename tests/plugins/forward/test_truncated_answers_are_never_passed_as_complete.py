@@ -17,9 +17,8 @@ import dns.flags
 import dns.message
 import pytest
 
-from tests import kdnsproc
-from tests.fakes.upstream import FakeUpstream
-from tests.plugins.forward import support
+from tests.support import children, kdnsproc
+from tests.support.upstream import FakeUpstream
 
 BIG = "big.example."
 ADDRESSES = [f"192.0.2.{i}" for i in range(1, 101)]
@@ -44,7 +43,7 @@ def fresh(upstream: FakeUpstream) -> Iterator[None]:
 def forwarder(upstream: FakeUpstream, options: str = "") -> Iterator[kdnsproc.Server]:
     block = f" {{\n        {options}\n    }}" if options else ""
     corefile = f".:{{port}} {{\n    forward . 127.0.0.1:{upstream.port}{block}\n}}\n"
-    with support.serve(corefile) as srv:
+    with children.serve(corefile) as srv:
         yield srv
 
 
@@ -72,21 +71,21 @@ def header(out: str) -> tuple[set[str], int]:
 
 
 def test_dig_noedns_gets_tc(server: kdnsproc.Server, upstream: FakeUpstream) -> None:
-    flags, count = header(support.dig(server.port, BIG, "A", "+noedns", "+ignore"))
+    flags, count = header(children.dig(server.port, BIG, "A", "+noedns", "+ignore"))
     assert "tc" in flags
     assert count < 100
     assert [q.edns for q in upstream.queries] == [False]
 
 
 def test_dig_bufsize_1232_gets_tc(server: kdnsproc.Server, upstream: FakeUpstream) -> None:
-    flags, count = header(support.dig(server.port, BIG, "A", "+bufsize=1232", "+ignore"))
+    flags, count = header(children.dig(server.port, BIG, "A", "+bufsize=1232", "+ignore"))
     assert "tc" in flags
     assert count < 100
     assert [(q.edns, q.payload) for q in upstream.queries] == [(True, 1232)]
 
 
 def test_dig_tcp_gets_everything(server: kdnsproc.Server, upstream: FakeUpstream) -> None:
-    flags, count = header(support.dig(server.port, BIG, "A", "+tcp"))
+    flags, count = header(children.dig(server.port, BIG, "A", "+tcp"))
     assert "tc" not in flags
     assert count == 100
     assert [q.transport for q in upstream.queries] == ["tcp"]
@@ -95,7 +94,7 @@ def test_dig_tcp_gets_everything(server: kdnsproc.Server, upstream: FakeUpstream
 def test_dig_retries_over_tcp_after_tc_and_gets_everything(
     server: kdnsproc.Server, upstream: FakeUpstream
 ) -> None:
-    out = support.dig(server.port, BIG, "A", "+noedns")
+    out = children.dig(server.port, BIG, "A", "+noedns")
     assert "Truncated, retrying in TCP mode" in out
     assert header(out) == ({"qr", "rd", "ra"}, 100)
     assert [q.transport for q in upstream.queries] == ["udp", "tcp"]
@@ -106,7 +105,7 @@ def test_an_upstream_answer_past_the_clients_buffer_is_cut_at_a_record(
 ) -> None:
     # A broken upstream sends all 100 records over UDP to a query without EDNS.
     upstream.oversize_udp = True
-    raw = support.udp_raw(server.port, dns.message.make_query(BIG, "A"))
+    raw = children.udp_raw(server.port, dns.message.make_query(BIG, "A"))
     reply = dns.message.from_wire(raw)
     assert len(raw) <= 512
     assert reply.flags & dns.flags.TC
@@ -117,8 +116,8 @@ def test_garbage_from_upstream_becomes_an_empty_tc_reply(
     server: kdnsproc.Server, upstream: FakeUpstream
 ) -> None:
     upstream.garbage = True
-    reply = support.query(server.port, "garbage.example", "A")
-    assert support.rcode(reply) == "NOERROR"
+    reply = children.query(server.port, "garbage.example", "A")
+    assert children.rcode(reply) == "NOERROR"
     assert reply.flags & dns.flags.TC
     assert not reply.answer
 
@@ -127,7 +126,7 @@ def test_a_truncated_udp_reply_reaches_the_udp_client_with_tc(
     server: kdnsproc.Server, upstream: FakeUpstream
 ) -> None:
     upstream.truncate_udp = True
-    reply = support.query(server.port, "small.example", "A", edns=True)
+    reply = children.query(server.port, "small.example", "A", edns=True)
     assert reply.flags & dns.flags.TC
     assert not reply.answer
 
@@ -135,7 +134,7 @@ def test_a_truncated_udp_reply_reaches_the_udp_client_with_tc(
 def test_prefer_udp_retries_upstream_over_tcp_for_a_tcp_client(
     prefer_udp: kdnsproc.Server, upstream: FakeUpstream
 ) -> None:
-    reply = support.query(prefer_udp.port, BIG, "A", tcp=True)
+    reply = children.query(prefer_udp.port, BIG, "A", tcp=True)
     assert not reply.flags & dns.flags.TC
     assert len(reply.answer[0]) == 100
     assert [q.transport for q in upstream.queries] == ["udp", "tcp"]
@@ -145,7 +144,7 @@ def test_prefer_udp_retries_over_tcp_for_a_udp_client_too(
     prefer_udp: kdnsproc.Server, upstream: FakeUpstream
 ) -> None:
     # The full answer comes back over TCP, then is cut to the client's 1232 bytes with TC set.
-    reply = support.query(prefer_udp.port, BIG, "A", edns=True)
+    reply = children.query(prefer_udp.port, BIG, "A", edns=True)
     assert reply.flags & dns.flags.TC
     assert 0 < len(reply.answer[0]) < 100
     assert [q.transport for q in upstream.queries] == ["udp", "tcp"]
@@ -154,7 +153,7 @@ def test_prefer_udp_retries_over_tcp_for_a_udp_client_too(
 def test_force_tcp_asks_over_tcp_and_cuts_for_a_udp_client(
     force_tcp: kdnsproc.Server, upstream: FakeUpstream
 ) -> None:
-    raw = support.udp_raw(force_tcp.port, dns.message.make_query(BIG, "A"))
+    raw = children.udp_raw(force_tcp.port, dns.message.make_query(BIG, "A"))
     reply = dns.message.from_wire(raw)
     assert len(raw) <= 512
     assert reply.flags & dns.flags.TC

@@ -17,8 +17,7 @@ import dns.query
 import dns.rcode
 import pytest
 
-from tests import kdnsproc
-from tests.server import helpers
+from tests.support import clients, kdnsproc
 
 UNBOUND = shutil.which("unbound") or "/usr/sbin/unbound"
 
@@ -84,7 +83,7 @@ def answers(srv: kdnsproc.Server, name: str, rdtype: str, **kw: object) -> tuple
 
 def test_forwarded_types_and_negative_answers(unbound: int) -> None:
     corefile = f".:{{port}} {{\n    bind 127.0.0.1\n    cache 30 {{\n        denial 9984 30 0\n    }}\n    forward . 127.0.0.1:{unbound}\n}}\n"
-    with helpers.serve(corefile) as srv:
+    with clients.serve(corefile) as srv:
         assert answers(srv, "www.upstream.test.", "A") == ("NOERROR", ["192.0.2.80"])
         assert answers(srv, "www.upstream.test.", "AAAA", tcp=True) == ("NOERROR", ["2001:db8::80"])
         assert answers(srv, "upstream.test.", "MX") == ("NOERROR", ["10 mail.upstream.test."])

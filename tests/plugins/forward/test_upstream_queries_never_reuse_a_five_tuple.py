@@ -14,9 +14,8 @@ from collections.abc import Iterator
 import dns.message
 import pytest
 
-from tests import kdnsproc
-from tests.fakes.upstream import FakeUpstream
-from tests.plugins.forward import support
+from tests.support import children, kdnsproc
+from tests.support.upstream import FakeUpstream
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +26,7 @@ def upstream() -> Iterator[FakeUpstream]:
 
 @pytest.fixture(scope="module")
 def server(upstream: FakeUpstream) -> Iterator[kdnsproc.Server]:
-    with support.serve(f".:{{port}} {{\n    forward . 127.0.0.1:{upstream.port}\n}}\n") as srv:
+    with children.serve(f".:{{port}} {{\n    forward . 127.0.0.1:{upstream.port}\n}}\n") as srv:
         yield srv
 
 
@@ -45,7 +44,7 @@ def test_a_thousand_queries_use_a_thousand_source_ports(
         sock.settimeout(5)
         for i in range(1000):
             sock.sendto(
-                dns.message.make_query(f"q{i}.example", "A").to_wire(), (support.HOST, server.port)
+                dns.message.make_query(f"q{i}.example", "A").to_wire(), (children.HOST, server.port)
             )
             sock.recv(4096)
     ports = [q.port for q in upstream.queries]
@@ -60,8 +59,8 @@ def test_a_reply_with_the_wrong_id_is_ignored(
     server: kdnsproc.Server, upstream: FakeUpstream
 ) -> None:
     upstream.wrong_id_first = True
-    reply = support.query(server.port, "www.example.net", "A")
-    assert support.addresses(reply) == ["192.0.2.1"]
+    reply = children.query(server.port, "www.example.net", "A")
+    assert children.addresses(reply) == ["192.0.2.1"]
     assert upstream.count == 1, "no retry: the real reply was still awaited"
 
 
@@ -70,21 +69,21 @@ def test_a_reply_from_the_wrong_port_is_ignored(
 ) -> None:
     # The spoof carries the right ID and question but address 203.0.113.66, from another port.
     upstream.wrong_port_first = True
-    reply = support.query(server.port, "www.example.net", "A")
-    assert support.addresses(reply) == ["192.0.2.1"]
+    reply = children.query(server.port, "www.example.net", "A")
+    assert children.addresses(reply) == ["192.0.2.1"]
 
 
 def test_a_reply_for_another_question_is_ignored(
     server: kdnsproc.Server, upstream: FakeUpstream
 ) -> None:
     upstream.wrong_question_first = True
-    reply = support.query(server.port, "www.example.net", "A")
-    assert support.addresses(reply) == ["192.0.2.1"]
+    reply = children.query(server.port, "www.example.net", "A")
+    assert children.addresses(reply) == ["192.0.2.1"]
     assert reply.question[0].name.to_text() == "www.example.net."
 
 
 def test_all_spoofs_at_once_over_tcp_too(server: kdnsproc.Server, upstream: FakeUpstream) -> None:
     upstream.wrong_id_first = upstream.wrong_port_first = upstream.wrong_question_first = True
-    assert support.addresses(support.query(server.port, "a.example.net")) == ["192.0.2.1"]
-    reply = support.query(server.port, "b.example.net", tcp=True)
-    assert support.addresses(reply) == ["192.0.2.1"]
+    assert children.addresses(children.query(server.port, "a.example.net")) == ["192.0.2.1"]
+    reply = children.query(server.port, "b.example.net", tcp=True)
+    assert children.addresses(reply) == ["192.0.2.1"]

@@ -26,8 +26,8 @@ from types import TracebackType
 import dns.message
 import dns.rcode
 
-from tests.fakes.upstream import FakeUpstream
-from tests.plugins.forward import support
+from tests.support import children
+from tests.support.upstream import FakeUpstream
 
 #: The documented caps (kdns/plugins/forward/README.md, "Sockets").
 TCP_PER_UPSTREAM = 8
@@ -120,7 +120,7 @@ def pipeline_tcp(
 
 def connect(port: int) -> socket.socket:
     """A TCP connection kdns has taken in (a query answered on it)."""
-    sock = socket.create_connection((support.HOST, port), timeout=10)
+    sock = socket.create_connection((children.HOST, port), timeout=10)
     assert len(pipeline_tcp(sock, queries(1, "warm"))) == 1
     return sock
 
@@ -134,7 +134,7 @@ def burst_udp(port: int, wires: list[bytes], timeout: float = 30.0) -> list[dns.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
             sock.setblocking(False)
         for i, wire in enumerate(wires):
-            socks[i % len(socks)].sendto(wire, (support.HOST, port))
+            socks[i % len(socks)].sendto(wire, (children.HOST, port))
             if i % 100 == 99:
                 time.sleep(0.002)  # the listener's socket buffer must not overflow
         deadline = time.monotonic() + timeout
@@ -163,7 +163,7 @@ def check_replies(replies: list[dns.message.Message]) -> dict[str, int]:
         counts[rcode] = counts.get(rcode, 0) + 1
         assert rcode in ("NOERROR", "SERVFAIL"), rcode
         if rcode == "NOERROR":
-            assert support.addresses(reply) == [ANSWER]
+            assert children.addresses(reply) == [ANSWER]
     return counts
 
 
@@ -182,16 +182,16 @@ def assert_clean_log(output: str) -> None:
 
 def assert_listeners_answer(port: int) -> None:
     for tcp in (False, True):
-        reply = support.query(port, "after.example.", tcp=tcp, timeout=5)
-        assert support.rcode(reply) == "NOERROR" and support.addresses(reply) == [ANSWER]
-        probe = support.query(port, "kdns-probe.invalid.", tcp=tcp, timeout=5)
-        assert support.rcode(probe) == "NOERROR"
+        reply = children.query(port, "after.example.", tcp=tcp, timeout=5)
+        assert children.rcode(reply) == "NOERROR" and children.addresses(reply) == [ANSWER]
+        probe = children.query(port, "kdns-probe.invalid.", tcp=tcp, timeout=5)
+        assert children.rcode(probe) == "NOERROR"
 
 
 def test_ten_thousand_pipelined_queries_use_a_few_pooled_connections() -> None:
     with FakeUpstream() as up:
         corefile = f".:{{port}} {{\n    forward . 127.0.0.1:{up.port}\n}}\n"
-        with support.serve(corefile) as srv:
+        with children.serve(corefile) as srv:
             with connect(srv.port) as conn, SocketSampler(srv.proc.proc.pid) as sampler:
                 replies = pipeline_tcp(conn, queries(10_000, "p"))
             assert len(replies) == 10_000
@@ -207,7 +207,7 @@ def test_a_udp_burst_holds_a_bounded_number_of_sockets() -> None:
     with FakeUpstream() as up:
         up.delay = 0.2  # every upstream query stays in flight a while
         corefile = f".:{{port}} {{\n    forward . 127.0.0.1:{up.port}\n}}\n"
-        with support.serve(corefile, preexec_fn=nofile(limit)) as srv:
+        with children.serve(corefile, preexec_fn=nofile(limit)) as srv:
             with SocketSampler(srv.proc.proc.pid) as sampler:
                 replies = burst_udp(srv.port, queries(1_500, "u"))
             assert len(replies) == 1_500
@@ -226,11 +226,11 @@ def test_out_of_descriptors_is_servfail_without_traceback() -> None:
     with FakeUpstream() as up:
         up.delay = 0.05
         corefile = f".:{{port}} {{\n    forward . 127.0.0.1:{up.port}\n}}\n"
-        with support.serve(corefile, preexec_fn=nofile(128)) as srv:
+        with children.serve(corefile, preexec_fn=nofile(128)) as srv:
             # Connected and answered before descriptors run out: a connection arriving while
             # none is left cannot be accepted (the listener's business, not forward's).
             conn = connect(srv.port)
-            idle = [socket.create_connection((support.HOST, srv.port)) for _ in range(90)]
+            idle = [socket.create_connection((children.HOST, srv.port)) for _ in range(90)]
             try:
                 tcp: list[dns.message.Message] = []
                 flood = threading.Thread(

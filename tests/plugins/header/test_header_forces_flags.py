@@ -11,8 +11,7 @@ import pytest
 from kdns.errors import CorefileError
 from kdns.plugins.header import setup
 from kdns.plugins.header.rules import FLAGS
-from tests.plugins.cache import fakes
-from tests.server import helpers
+from tests.support import clients, seam
 
 ZONE = "zone: example.test\nrecords:\n  web: {A: 192.0.2.1}\n"
 
@@ -33,7 +32,7 @@ def ask(port: int, name: str, *, rd: bool) -> dns.message.Message:
 
 
 def test_response_rules_set_and_clear_flags() -> None:
-    with helpers.serve(
+    with clients.serve(
         corefile("response set ra;response clear aa rd"), files={"zone.yaml": ZONE}
     ) as srv:
         for name in ("web.example.test.", "none.example.test."):
@@ -44,7 +43,7 @@ def test_response_rules_set_and_clear_flags() -> None:
 
 
 def test_query_rules_change_what_the_reply_echoes_and_the_last_rule_wins() -> None:
-    with helpers.serve(
+    with clients.serve(
         corefile("query clear rd;QUERY SET RD;set aa"), files={"zone.yaml": ZONE}
     ) as srv:
         reply = ask(srv.port, "web.example.test.", rd=False)
@@ -55,14 +54,14 @@ def test_query_rules_change_what_the_reply_echoes_and_the_last_rule_wins() -> No
 
 def test_errors_the_server_writes_keep_their_flags() -> None:
     text = ".:{port} {\n    bind 127.0.0.1\n    header {\n        response set aa\n    }\n}\n"
-    with helpers.serve(text) as srv:
+    with clients.serve(text) as srv:
         reply = srv.query("anything.", "A")
         assert reply.rcode() == dns.rcode.SERVFAIL
         assert not reply.flags & dns.flags.AA
 
 
 def masks(text: str) -> tuple[int, int, int, int]:
-    d = fakes.directive(f". {{\n    header {{\n{text}\n    }}\n}}\n", "header")
+    d = seam.directive(f". {{\n    header {{\n{text}\n    }}\n}}\n", "header")
     query, response = setup.parse(d)
     return query.set, query.clear, response.set, response.clear
 
@@ -86,11 +85,11 @@ def test_rules_fold_into_masks() -> None:
 )
 def test_bad_rules_stop_startup(text: str) -> None:
     with pytest.raises(CorefileError, match=r"^plugin/header: Corefile:\d+ - Error during parsing"):
-        fakes.load(f". {{\n    {text}\n}}\n")
+        seam.load(f". {{\n    {text}\n}}\n")
 
 
 def test_only_the_first_header_with_rules_is_read() -> None:
-    loaded = fakes.load(
+    loaded = seam.load(
         ". {\n    header {\n    }\n    header {\n        query set rd\n    }\n"
         "    header {\n        query foo rd\n    }\n}\n"
     )

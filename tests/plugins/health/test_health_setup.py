@@ -6,16 +6,16 @@ import pytest
 
 from kdns.errors import CorefileError
 from kdns.plugins.health.handler import Health
-from tests.plugins.cache import fakes
+from tests.support import seam
 
 
 def healths(text: str) -> dict[str, Health]:
-    shared = fakes.load(text).hooks.shared
+    shared = seam.load(text).hooks.shared
     return {k.removeprefix("health:"): v for k, v in shared.items() if isinstance(v, Health)}
 
 
 def test_defaults_listen_on_every_address_port_8080_without_lameduck() -> None:
-    loaded = fakes.load(". {\n    health\n    whoami\n}\n")
+    loaded = seam.load(". {\n    health\n    whoami\n}\n")
     (health,) = loaded.hooks.shared.values()
     assert (health.endpoint.host, health.endpoint.port, health.lameduck) == (None, 8080, 0.0)
     assert loaded.hooks.shutdown == [health.enter_lameduck]
@@ -39,7 +39,7 @@ def test_lameduck_and_blocks_sharing_an_address_keep_the_longest() -> None:
         "example.com {\n    health :8092 {\n        lameduck 500ms\n    }\n}\n"
     )
     assert {a: h.lameduck for a, h in healths(text).items()} == {":8091": 60.0, ":8092": 0.5}
-    assert len(fakes.load(text).hooks.shutdown) == 2
+    assert len(seam.load(text).hooks.shutdown) == 2
 
 
 @pytest.mark.parametrize(
@@ -60,6 +60,6 @@ def test_lameduck_and_blocks_sharing_an_address_keep_the_longest() -> None:
 def test_errors_name_plugin_file_and_line(body: str, line: int, reason: str) -> None:
     prefix = f"plugin/health: Corefile:{line} - Error during parsing: "
     with pytest.raises(CorefileError) as err:
-        fakes.load(f". {{\n    {body}\n}}\n")
+        seam.load(f". {{\n    {body}\n}}\n")
     assert str(err.value).startswith(prefix)
     assert reason in str(err.value)

@@ -12,7 +12,7 @@ import pytest
 from kdns import config, wire
 from kdns.plugins.hosts import handler as hosts_handler
 from kdns.plugins.hosts import source as source_
-from tests.plugins.cache import fakes
+from tests.support import seam
 
 HOSTS = """\
 # The following lines are desirable for IPv4 capable hosts
@@ -27,35 +27,35 @@ not-an-address  broken.example.org
 192.0.2.30
 """
 
-NEXT = fakes.answer("x.", "A", ["x. 1 IN TXT next"])
+NEXT = seam.answer("x.", "A", ["x. 1 IN TXT next"])
 
 
 def load(
     tmp_path: Path, body: str = "", *, hosts: str = HOSTS, keys: str = "example.org"
-) -> tuple[config.Loaded, fakes.Next]:
+) -> tuple[config.Loaded, seam.Next]:
     (tmp_path / "hosts").write_text(hosts)
     text = f"{keys} {{\n    hosts hosts {body}\n    whoami\n}}\n"
-    loaded = fakes.load(text, filename=str(tmp_path / "Corefile"))
-    hosts_plugin = fakes.chain_handler(loaded, "hosts")
-    nxt = fakes.Next(NEXT)
+    loaded = seam.load(text, filename=str(tmp_path / "Corefile"))
+    hosts_plugin = seam.chain_handler(loaded, "hosts")
+    nxt = seam.Next(NEXT)
     hosts_plugin.next = nxt
     return loaded, nxt
 
 
 def ask(loaded: config.Loaded, name: str, rdtype: str = "A") -> wire.Answer:
-    answer = fakes.chain_handler(loaded, "hosts").serve(fakes.request(name, rdtype))
+    answer = seam.chain_handler(loaded, "hosts").serve(seam.request(name, rdtype))
     assert isinstance(answer, wire.Answer)
     return answer
 
 
 def records(answer: wire.Answer, name: str, rdtype: str = "A") -> list[str]:
-    reply = fakes.reply(fakes.request(name, rdtype), answer)
+    reply = seam.reply(seam.request(name, rdtype), answer)
     return [rd.to_text() for rrset in reply.answer for rd in rrset]
 
 
 def test_a_and_aaaa_answers_are_authoritative_with_ttl_3600(tmp_path: Path) -> None:
     loaded, nxt = load(tmp_path)
-    reply = fakes.reply(fakes.request("WEB.example.org."), ask(loaded, "WEB.example.org."))
+    reply = seam.reply(seam.request("WEB.example.org."), ask(loaded, "WEB.example.org."))
     assert reply.flags & dns.flags.AA
     assert reply.answer[0].name.to_text() == "WEB.example.org."
     assert reply.answer[0].ttl == 3600
@@ -80,7 +80,7 @@ def test_zoned_ipv6_and_mapped_ipv4_addresses(tmp_path: Path) -> None:
 def test_existing_name_other_type_is_empty_noerror_without_soa(tmp_path: Path) -> None:
     loaded, nxt = load(tmp_path)
     for name, rdtype in (("mapped.example.org.", "AAAA"), ("web.example.org.", "MX")):
-        reply = fakes.reply(fakes.request(name, rdtype), ask(loaded, name, rdtype))
+        reply = seam.reply(seam.request(name, rdtype), ask(loaded, name, rdtype))
         assert reply.rcode() == wire.NOERROR
         assert reply.flags & dns.flags.AA
         assert not reply.answer and not reply.authority
@@ -119,7 +119,7 @@ def test_fallthrough_limited_to_zones(tmp_path: Path) -> None:
 def test_reverse_lookups(tmp_path: Path) -> None:
     loaded, nxt = load(tmp_path)
     v4 = "10.2.0.192.in-addr.arpa."
-    reply = fakes.reply(fakes.request(v4, "PTR"), ask(loaded, v4, "PTR"))
+    reply = seam.reply(seam.request(v4, "PTR"), ask(loaded, v4, "PTR"))
     assert [r.to_text() for r in reply.answer[0]] == ["web.example.org.", "www.example.org."]
     assert reply.flags & dns.flags.AA
     v6 = "0.1." + "0." * 22 + "8.b.d.0.1.0.0.2.ip6.arpa."
@@ -140,7 +140,7 @@ def test_no_reverse(tmp_path: Path) -> None:
 
 def test_ttl_option(tmp_path: Path) -> None:
     loaded, _ = load(tmp_path, "{\n        ttl 60\n    }")
-    reply = fakes.reply(fakes.request("web.example.org."), ask(loaded, "web.example.org."))
+    reply = seam.reply(seam.request("web.example.org."), ask(loaded, "web.example.org."))
     assert reply.answer[0].ttl == 60
 
 
@@ -161,10 +161,10 @@ def test_many_addresses_are_one_rrset(tmp_path: Path) -> None:
     loaded, _ = load(tmp_path, hosts=lines)
     answer = ask(loaded, "many.example.org.")
     assert answer.ancount == 300
-    req = fakes.request("many.example.org.", proto="tcp")
-    assert len(fakes.reply(req, answer).answer[0]) == 300
+    req = seam.request("many.example.org.", proto="tcp")
+    assert len(seam.reply(req, answer).answer[0]) == 300
     # Over UDP without EDNS the core cuts it at a record boundary, with TC.
-    udp = fakes.reply(req := fakes.request("many.example.org."), answer)
+    udp = seam.reply(req := seam.request("many.example.org."), answer)
     assert udp.flags & dns.flags.TC and 0 < len(udp.answer[0]) < 300
 
 
@@ -216,9 +216,9 @@ def test_handler_without_setup() -> None:
     from kdns.plugins.hosts import hostsfile, table
 
     entries = hostsfile.parse(["192.0.2.1 a.test"], zones=frozenset({b"\x00"}))
-    h = hosts_handler.Hosts(fakes.Next(NEXT), table.Table([entries], ttl=5), zones=frozenset())
-    assert h.serve(fakes.request("a.test.")).ancount == 1  # type: ignore[union-attr]
-    assert h.serve(fakes.request("b.test.")) is NEXT  # in no zone
+    h = hosts_handler.Hosts(seam.Next(NEXT), table.Table([entries], ttl=5), zones=frozenset())
+    assert h.serve(seam.request("a.test.")).ancount == 1  # type: ignore[union-attr]
+    assert h.serve(seam.request("b.test.")) is NEXT  # in no zone
 
 
 async def _sleep(seconds: float) -> None:

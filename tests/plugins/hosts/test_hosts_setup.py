@@ -9,14 +9,14 @@ import pytest
 from kdns.errors import CorefileError
 from kdns.pkg import fall
 from kdns.plugins.hosts import setup
-from tests.plugins.cache import fakes
+from tests.support import seam
 
 BLOCK = ("example.org.",)
 
 
 def parse(line: str, *, filename: str = "/etc/kdns/Corefile") -> setup.Options:
     text = f"example.org {{\n    {line}\n}}\n"
-    return setup.parse(fakes.directive(text, "hosts", filename=filename), BLOCK)
+    return setup.parse(seam.directive(text, "hosts", filename=filename), BLOCK)
 
 
 def test_defaults_are_coredns_defaults() -> None:
@@ -89,16 +89,16 @@ def test_bad_zone_argument() -> None:
 
 def test_once_per_server_block(tmp_path: Path) -> None:
     with pytest.raises(CorefileError, match="can only be used once per server block"):
-        fakes.load(". {\n    hosts\n    hosts\n}\n", filename=str(tmp_path / "Corefile"))
+        seam.load(". {\n    hosts\n    hosts\n}\n", filename=str(tmp_path / "Corefile"))
 
 
 def test_missing_file_is_a_warning_not_an_error(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    loaded = fakes.load(
+    loaded = seam.load(
         ". {\n    hosts nothere {\n        192.0.2.1 a.example\n    }\n}\n",
         filename=str(tmp_path / "Corefile"),
     )
     assert "File does not exist" in caplog.text
-    hosts = fakes.chain_handler(loaded, "hosts")
+    hosts = seam.chain_handler(loaded, "hosts")
     assert hosts.table.names == {b"\x01a\x07example\x00"}

@@ -15,10 +15,8 @@ from kdns.errors import CorefileError
 from kdns.pkg import fall
 from kdns.plugins.k8s_external.handler import K8sExternal
 from kdns.plugins.k8s_external.lookup import Lookup
-from tests.fakes import apiserver as fa
-from tests.integration import support
-from tests.plugins.cache import fakes
-from tests.plugins.kubernetes import cluster
+from tests.support import apiserver as fa
+from tests.support import cluster, kube_e2e, seam
 
 ZONE = "example.com."
 HTTP = {"name": "http", "port": 80, "protocol": "TCP"}
@@ -174,14 +172,14 @@ def test_names_outside_the_zones_go_to_the_next_plugin(
 
 def test_without_kubernetes_in_the_block_setup_fails() -> None:
     with pytest.raises(CorefileError, match="kubernetes plugin not loaded"):
-        fakes.load("example.com {\n    k8s_external\n}\n")
+        seam.load("example.com {\n    k8s_external\n}\n")
 
 
 @pytest.mark.parametrize("option", ["ttl 3601", "ttl x", "apex a.b", "bogus"])
 def test_bad_options_stop_startup(option: str) -> None:
     text = f"example.com {{\n    k8s_external {{\n        {option}\n    }}\n    kubernetes\n}}\n"
     with pytest.raises(CorefileError, match=r"^plugin/k8s_external: Corefile:3 - Error"):
-        fakes.load(text)
+        seam.load(text)
 
 
 COREFILE = """\
@@ -197,8 +195,8 @@ COREFILE = """\
 
 
 @pytest.fixture(scope="module")
-def api() -> Iterator[support.ThreadedAPI]:
-    with support.api_server() as server:
+def api() -> Iterator[kube_e2e.ThreadedAPI]:
+    with kube_e2e.api_server() as server:
         server.start()
         server.create(fa.namespace("shop"))
         svc = fa.service("web", "shop", cluster_ips=["10.96.5.5"], type="LoadBalancer")
@@ -208,10 +206,10 @@ def api() -> Iterator[support.ThreadedAPI]:
 
 
 def test_a_load_balancer_service_from_the_api_server(
-    api: support.ThreadedAPI, tmp_path: Path
+    api: kube_e2e.ThreadedAPI, tmp_path: Path
 ) -> None:
-    with support.kdns(api, tmp_path, corefile=COREFILE) as kdns:
-        support.wait_for(
+    with kube_e2e.kdns(api, tmp_path, corefile=COREFILE) as kdns:
+        kube_e2e.wait_for(
             lambda: kdns.dig("web.shop.example.com", "A").rdata() == ["203.0.113.7"],
             timeout=10,
             interval=0.05,
@@ -219,7 +217,7 @@ def test_a_load_balancer_service_from_the_api_server(
         moved = fa.service("web", "shop", cluster_ips=["10.96.5.5"], type="LoadBalancer")
         moved["status"] = {"loadBalancer": {"ingress": [{"ip": "203.0.113.8"}]}}
         api.apply(moved)
-        support.wait_for(
+        kube_e2e.wait_for(
             lambda: kdns.dig("web.shop.example.com", "A").rdata() == ["203.0.113.8"],
             timeout=10,
             interval=0.05,

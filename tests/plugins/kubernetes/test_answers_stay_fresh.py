@@ -10,11 +10,11 @@ from collections.abc import Callable
 import pytest
 
 from kdns.plugins.kubernetes import answers, handler
-from tests.fakes import apiserver as fa
-from tests.plugins.kubernetes import cluster as k
-from tests.plugins.kubernetes.cluster import Case, nxdomain
 from tests.plugins.kubernetes.test_cluster_names_answer_like_coredns import CASES
 from tests.plugins.kubernetes.test_reverse_names_answer_ptr import CASES as PTR_CASES
+from tests.support import apiserver as fa
+from tests.support import cluster as k
+from tests.support.cluster import Case, nxdomain
 
 T = "testns.svc.cluster.local."
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.plugins.kubernetes import cluster as k
-from tests.plugins.kubernetes.cluster import Case, nodata, nxdomain
+from tests.support import cluster as k
+from tests.support.cluster import Case, nodata, nxdomain
 
 SOA = k.soa()
 T = "testns.svc.cluster.local."

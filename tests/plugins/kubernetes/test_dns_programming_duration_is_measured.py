@@ -6,7 +6,7 @@ from typing import Any
 
 from kdns.kube import objects, store
 from kdns.plugins.kubernetes import programming
-from tests.fakes import apiserver as fa
+from tests.support import apiserver as fa
 
 NOW = 1_700_000_000.5
 STAMP = "2023-11-14T22:13:20Z"  # NOW - 0.5 s

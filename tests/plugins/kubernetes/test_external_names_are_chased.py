@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
-from tests.fakes import apiserver as fa
-from tests.plugins.kubernetes import cluster as k
-from tests.plugins.kubernetes.cluster import Case
+from tests.support import apiserver as fa
+from tests.support import cluster as k
+from tests.support.cluster import Case
 
 T = "testns.svc.cluster.local."
 EXT = f"ext-out.{T}"

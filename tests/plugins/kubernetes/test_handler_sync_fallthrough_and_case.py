@@ -6,8 +6,8 @@ from __future__ import annotations
 import ipaddress
 
 from kdns.pkg import fall
-from tests.plugins.kubernetes import cluster as k
-from tests.plugins.kubernetes.cluster import Case, nodata, nxdomain
+from tests.support import cluster as k
+from tests.support.cluster import Case, nodata, nxdomain
 
 T = "testns.svc.cluster.local."
 PASSED = "NOTIMP"  # what the fake next plugin answers

@@ -7,9 +7,9 @@ import ipaddress
 
 import pytest
 
-from tests.fakes import apiserver as fa
-from tests.plugins.kubernetes import cluster as k
-from tests.plugins.kubernetes.cluster import Case, nodata, nxdomain
+from tests.support import apiserver as fa
+from tests.support import cluster as k
+from tests.support.cluster import Case, nodata, nxdomain
 
 T = "testns.svc.cluster.local."
 P = "testns.pod.cluster.local."

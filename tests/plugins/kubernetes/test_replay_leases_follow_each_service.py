@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from kdns import replay, wire
 from kdns.pkg import fall
-from tests.plugins.kubernetes import cluster as k
 from tests.plugins.kubernetes.test_answers_stay_fresh import T, service_named
+from tests.support import cluster as k
 
 
 def _answer(c: k.Cluster, name: str, qtype: str = "A") -> wire.Answer:

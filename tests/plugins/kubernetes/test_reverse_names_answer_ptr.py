@@ -6,8 +6,8 @@ import ipaddress
 
 import pytest
 
-from tests.plugins.kubernetes import cluster as k
-from tests.plugins.kubernetes.cluster import Case
+from tests.support import cluster as k
+from tests.support.cluster import Case
 
 T = "testns.svc.cluster.local."
 V4 = k.soa("in-addr.arpa.")

@@ -9,12 +9,11 @@ import pytest
 
 from kdns.errors import CorefileError
 from kdns.plugins.loadbalance import setup
-from tests.plugins.cache import fakes
-from tests.server import helpers
+from tests.support import clients, seam
 
 
 def parse(line: str) -> setup.Options:
-    return setup.parse(fakes.directive(f". {{\n    {line}\n}}\n", "loadbalance"))
+    return setup.parse(seam.directive(f". {{\n    {line}\n}}\n", "loadbalance"))
 
 
 def test_round_robin_is_the_default_policy() -> None:
@@ -53,12 +52,12 @@ def test_errors_name_plugin_file_and_line(line: str, where: int, reason: str) ->
 
 def test_once_per_server_block() -> None:
     with pytest.raises(CorefileError, match="can only be used once per server block"):
-        fakes.load(". {\n    loadbalance\n    loadbalance\n    whoami\n}\n")
+        seam.load(". {\n    loadbalance\n    loadbalance\n    whoami\n}\n")
 
 
 def test_setup_wraps_the_cache() -> None:
-    loaded = fakes.load(". {\n    cache\n    loadbalance\n    whoami\n}\n")
-    lb = fakes.chain_handler(loaded, "loadbalance")
+    loaded = seam.load(". {\n    cache\n    loadbalance\n    whoami\n}\n")
+    lb = seam.chain_handler(loaded, "loadbalance")
     assert lb.next.name == "cache"  # plugin order: loadbalance sees the cache's answers
 
 
@@ -75,7 +74,7 @@ def test_truncated_answers_rotate_over_the_whole_set() -> None:
     # A headless-style name with 100 addresses (USER-NEEDS 22): over UDP without EDNS a reply
     # is cut at 512 bytes with TC set, and with loadbalance the kept subset rotates.
     hosts = "".join(f"10.0.{i // 250}.{i % 250 + 1} many.example.org\n" for i in range(100))
-    with helpers.serve(COREFILE, files={"hosts": hosts}) as server:
+    with clients.serve(COREFILE, files={"hosts": hosts}) as server:
         firsts = set()
         for _ in range(20):
             reply = server.query("many.example.org.", "A")

@@ -10,9 +10,7 @@ import dns.rcode
 import pytest
 
 from kdns.errors import CorefileError
-from tests import kdnsproc
-from tests.plugins.cache import fakes
-from tests.server import helpers
+from tests.support import clients, kdnsproc, seam
 
 COREFILE = ".:{port} {\n    bind 127.0.0.1\n    local\n    whoami\n}\n"
 SOA = "localhost. root.localhost. 1 0 0 0 604800"
@@ -20,7 +18,7 @@ SOA = "localhost. root.localhost. 1 0 0 0 604800"
 
 @pytest.fixture(scope="module")
 def srv() -> Iterator[kdnsproc.Server]:
-    with helpers.serve(COREFILE) as server:
+    with clients.serve(COREFILE) as server:
         yield server
 
 
@@ -84,7 +82,7 @@ def test_a_label_ending_in_localhost_bytes_is_not_below_localhost(srv: kdnsproc.
 
 def test_localhost_prefix_off_passes_the_legacy_form_on() -> None:
     text = ".:{port} {\n    bind 127.0.0.1\n    local {\n        localhost_prefix off\n    }\n    whoami\n}\n"
-    with helpers.serve(text) as srv:
+    with clients.serve(text) as srv:
         assert not srv.query("localhost.example.net.", "A").answer
         assert texts(srv.query("x.localhost.", "A").answer) == ["x.localhost. 604800 A 127.0.0.1"]
 
@@ -96,4 +94,4 @@ def test_setup_errors_name_the_line(block: str) -> None:
     with pytest.raises(
         CorefileError, match=r"^plugin/local: /etc/Corefile:\d+ - Error during parsing"
     ):
-        fakes.load(f". {{\n    {block}\n}}\n", filename="/etc/Corefile")
+        seam.load(f". {{\n    {block}\n}}\n", filename="/etc/Corefile")

@@ -6,12 +6,12 @@ import pytest
 
 from kdns.errors import CorefileError
 from kdns.plugins.log.handler import COMBINED, COMMON, Rule
-from tests.plugins.cache import fakes
+from tests.support import seam
 
 
 def rules(body: str) -> list[Rule]:
-    loaded = fakes.load(f". {{\n    {body}\n}}\n")
-    handler = fakes.chain_handler(loaded, "log")
+    loaded = seam.load(f". {{\n    {body}\n}}\n")
+    handler = seam.chain_handler(loaded, "log")
     return list(handler.rules)
 
 
@@ -41,7 +41,7 @@ def test_class_option_and_several_lines_share_one_handler_in_order() -> None:
     assert [r.zones for r in got] == [("example.org.",), (".",)]
     assert got[0].classes == frozenset({"all"})
     assert got[1].classes == frozenset({"denial", "error", "success"})
-    loaded = fakes.load(". {\n    log a.org\n    log b.org\n}\n")
+    loaded = seam.load(". {\n    log a.org\n    log b.org\n}\n")
     assert [name for name, _ in loaded.servers[0].factories] == ["log"]
 
 

@@ -16,9 +16,8 @@ import pytest
 
 from kdns import config, corefile
 from kdns.errors import CorefileError
-from tests import kdnsproc
-from tests.fakes.upstream import FakeUpstream, free_port
-from tests.plugins.forward import support
+from tests.support import children, kdnsproc
+from tests.support.upstream import FakeUpstream, free_port
 
 FATAL = re.compile(
     r"\[FATAL\] plugin/loop: Loop \(127\.0\.0\.1:\d+ -> (?P<to>[0-9.]*:\d+)\) detected for zone "
@@ -30,7 +29,7 @@ FATAL = re.compile(
 def run_until_exit(text: str, tmp_path: Path, timeout: float = 10.0) -> tuple[int, str, float]:
     path = tmp_path / "Corefile"
     path.write_text(text)
-    proc = kdnsproc.KdnsProcess(["-conf", str(path)], cwd=str(tmp_path), env=support.child_env())
+    proc = kdnsproc.KdnsProcess(["-conf", str(path)], cwd=str(tmp_path), env=children.child_env())
     start = time.monotonic()
     try:
         code = proc.proc.wait(timeout)
@@ -79,7 +78,7 @@ alive.test:{{port}} {{
     whoami
 }}
 """
-        with support.serve(text) as srv:
+        with children.serve(text) as srv:
             line = srv.proc.wait_for_line("(loop detection probe)", timeout=5)
             assert re.fullmatch(
                 r"\[ERROR\] plugin/errors: 2 \d+\.\d+\. HINFO: read udp \S+->127\.0\.0\.1:"
@@ -88,7 +87,7 @@ alive.test:{{port}} {{
             ), line
             time.sleep(0.5)
             assert srv.proc.proc.poll() is None, "still running"
-            assert support.rcode(support.query(srv.port, "x.alive.test")) == "NOERROR"
+            assert children.rcode(children.query(srv.port, "x.alive.test")) == "NOERROR"
             assert "FATAL" not in srv.proc.output
         probes = [q for q in up.queries if q.qtype == "HINFO"]
         assert probes and re.fullmatch(r"\d+\.\d+\.", probes[0].name)
@@ -97,12 +96,12 @@ alive.test:{{port}} {{
 def test_a_healthy_upstream_sees_the_probe_once_and_nothing_happens() -> None:
     with FakeUpstream() as up:
         text = f".:{{port}} {{\n    loop\n    forward . 127.0.0.1:{up.port}\n}}\n"
-        with support.serve(text) as srv:
+        with children.serve(text) as srv:
             up.wait_for(lambda: any(q.qtype == "HINFO" for q in up.queries))
             time.sleep(0.3)
             assert srv.proc.proc.poll() is None
             # Probing is over once answered (and 2 s later the plugin only passes queries on).
-            assert support.rcode(support.query(srv.port, "after.example", "HINFO")) == "NOERROR"
+            assert children.rcode(children.query(srv.port, "after.example", "HINFO")) == "NOERROR"
         assert [q.qtype for q in up.queries].count("HINFO") == 2
         assert "FATAL" not in srv.proc.output
 

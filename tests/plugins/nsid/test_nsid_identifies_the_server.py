@@ -15,8 +15,7 @@ import pytest
 
 from kdns import config, corefile
 from kdns.errors import CorefileError
-from tests import kdnsproc
-from tests.server import helpers
+from tests.support import clients, kdnsproc
 
 MANY = ", ".join(f"10.7.0.{n}" for n in range(1, 61))
 ZONE = (
@@ -41,13 +40,13 @@ NSID = dns.edns.GenericOption(dns.edns.OptionType.NSID, b"")
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[kdnsproc.Server]:
-    with helpers.serve(COREFILE, files={"id.yaml": ZONE}) as srv:
+    with clients.serve(COREFILE, files={"id.yaml": ZONE}) as srv:
         yield srv
 
 
 def raw(server: kdnsproc.Server, name: str, *, proto: str = "udp", **kw: object) -> bytes:
     query = dns.message.make_query(name, "A", id=4321, **kw)  # type: ignore[arg-type]
-    reply = helpers.exchange(query.to_wire(), server.port, proto=proto)
+    reply = clients.exchange(query.to_wire(), server.port, proto=proto)
     assert reply is not None
     return reply
 
@@ -89,17 +88,17 @@ def test_queries_that_do_not_ask_get_the_same_bytes(server: kdnsproc.Server) -> 
         ("www.named.id.test.", {"use_edns": 0, "payload": 4096}),
     ]
     with_nsid = [raw(server, name, **kw) for name, kw in cases]
-    with helpers.serve(without, files={"id.yaml": ZONE}) as plain_server:
+    with clients.serve(without, files={"id.yaml": ZONE}) as plain_server:
         plain = [raw(plain_server, name, **kw) for name, kw in cases]
     assert with_nsid == plain
     assert all(nsid_of(reply) is None for reply in with_nsid)
 
 
 def test_dig_nsid_shows_the_text(server: kdnsproc.Server, dig: str) -> None:
-    result = helpers.run_dig(dig, server.port, "+nsid", "www.named.id.test", "A")
+    result = clients.run_dig(dig, server.port, "+nsid", "www.named.id.test", "A")
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r'; NSID: .*\("kdns node-a"\)', result.stdout), result.stdout
-    plain = helpers.run_dig(dig, server.port, "www.named.id.test", "A")
+    plain = clients.run_dig(dig, server.port, "www.named.id.test", "A")
     assert "NSID" not in plain.stdout
 
 

@@ -6,12 +6,12 @@ import pytest
 
 from kdns.errors import CorefileError
 from kdns.plugins.prometheus.handler import Endpoint, Metrics
-from tests.plugins.cache import fakes
+from tests.support import seam
 
 
 def endpoints(text: str) -> dict[str, tuple[str | None, int]]:
     """``{address: (host, port)}`` of the endpoints set-up made (nothing listens yet)."""
-    shared = fakes.load(text).hooks.shared
+    shared = seam.load(text).hooks.shared
     found = {k: v for k, v in shared.items() if isinstance(v, Endpoint)}
     return {
         k.removeprefix("prometheus:"): (v.endpoint.host, v.endpoint.port) for k, v in found.items()
@@ -19,8 +19,8 @@ def endpoints(text: str) -> dict[str, tuple[str | None, int]]:
 
 
 def test_default_address_is_localhost_9153_and_metrics_join_the_chain() -> None:
-    loaded = fakes.load(". {\n    prometheus\n    whoami\n}\n")
-    assert isinstance(fakes.chain_handler(loaded, "prometheus"), Metrics)
+    loaded = seam.load(". {\n    prometheus\n    whoami\n}\n")
+    assert isinstance(seam.chain_handler(loaded, "prometheus"), Metrics)
     assert endpoints(". {\n    prometheus\n}\n") == {"localhost:9153": ("localhost", 9153)}
 
 
@@ -60,6 +60,6 @@ def test_blocks_with_the_same_address_share_one_endpoint() -> None:
 def test_errors_name_plugin_file_and_line(body: str, line: int, reason: str) -> None:
     prefix = f"plugin/prometheus: Corefile:{line} - Error during parsing: "
     with pytest.raises(CorefileError) as err:
-        fakes.load(f". {{\n    {body}\n}}\n")
+        seam.load(f". {{\n    {body}\n}}\n")
     assert str(err.value).startswith(prefix)
     assert reason in str(err.value)

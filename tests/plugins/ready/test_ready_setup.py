@@ -6,16 +6,16 @@ import pytest
 
 from kdns.errors import CorefileError
 from kdns.plugins.ready.handler import Ready
-from tests.plugins.cache import fakes
+from tests.support import seam
 
 
 def readies(text: str) -> dict[str, Ready]:
-    shared = fakes.load(text).hooks.shared
+    shared = seam.load(text).hooks.shared
     return {k.removeprefix("ready:"): v for k, v in shared.items() if isinstance(v, Ready)}
 
 
 def test_defaults_listen_on_every_address_port_8181_and_add_no_handler() -> None:
-    loaded = fakes.load(". {\n    ready\n    whoami\n}\n")
+    loaded = seam.load(". {\n    ready\n    whoami\n}\n")
     (ready,) = loaded.hooks.shared.values()
     assert (ready.endpoint.host, ready.endpoint.port) == (None, 8181)
     assert ready.hooks is loaded.hooks
@@ -48,6 +48,6 @@ def test_blocks_with_the_same_address_share_one_endpoint() -> None:
 def test_errors_name_plugin_file_and_line(body: str, line: int, reason: str) -> None:
     prefix = f"plugin/ready: Corefile:{line} - Error during parsing: "
     with pytest.raises(CorefileError) as err:
-        fakes.load(f". {{\n    {body}\n}}\n")
+        seam.load(f". {{\n    {body}\n}}\n")
     assert str(err.value).startswith(prefix)
     assert reason in str(err.value)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kdns.pkg import fall
-from tests.plugins.records import helpers
+from tests.support import yamlzones
 
 ZONES = """\
 zone: example.test
@@ -42,13 +42,13 @@ WEB = ["web.example.test. 300 IN A 10.0.0.1", "web.example.test. 300 IN A 10.0.0
 
 
 @pytest.fixture
-def records(tmp_path: Path) -> helpers.handler.Records:
-    h, _ = helpers.make(tmp_path, ZONES % CHAIN)
+def records(tmp_path: Path) -> yamlzones.handler.Records:
+    h, _ = yamlzones.make(tmp_path, ZONES % CHAIN)
     return h
 
 
-def test_a_chain_inside_the_zone_ends_with_the_records(records: helpers.handler.Records) -> None:
-    reply = helpers.ask(records, "a.example.test.", "A")
+def test_a_chain_inside_the_zone_ends_with_the_records(records: yamlzones.handler.Records) -> None:
+    reply = yamlzones.ask(records, "a.example.test.", "A")
     assert reply.rcode == "NOERROR"
     assert reply.answer == [
         "a.example.test. 300 IN CNAME b.example.test.",
@@ -58,74 +58,74 @@ def test_a_chain_inside_the_zone_ends_with_the_records(records: helpers.handler.
     ]
 
 
-def test_the_cname_type_itself_gets_only_the_cname(records: helpers.handler.Records) -> None:
-    reply = helpers.ask(records, "a.example.test.", "CNAME")
+def test_the_cname_type_itself_gets_only_the_cname(records: yamlzones.handler.Records) -> None:
+    reply = yamlzones.ask(records, "a.example.test.", "CNAME")
     assert reply.answer == ["a.example.test. 300 IN CNAME b.example.test."]
 
 
-def test_any_at_a_cname_gets_only_the_cname(records: helpers.handler.Records) -> None:
-    reply = helpers.ask(records, "www.example.test.", "ANY")
+def test_any_at_a_cname_gets_only_the_cname(records: yamlzones.handler.Records) -> None:
+    reply = yamlzones.ask(records, "www.example.test.", "ANY")
     assert reply.answer == ["www.example.test. 300 IN CNAME web.example.test."]
 
 
-def test_a_target_outside_the_zones_ends_the_answer(records: helpers.handler.Records) -> None:
-    reply = helpers.ask(records, "ext.example.test.", "A")
+def test_a_target_outside_the_zones_ends_the_answer(records: yamlzones.handler.Records) -> None:
+    reply = yamlzones.ask(records, "ext.example.test.", "A")
     assert (reply.rcode, reply.authority) == ("NOERROR", [])
     assert reply.answer == ["ext.example.test. 300 IN CNAME target.elsewhere.org."]
 
 
-def test_a_target_that_does_not_exist_is_nxdomain(records: helpers.handler.Records) -> None:
-    reply = helpers.ask(records, "dangling.example.test.", "A")
+def test_a_target_that_does_not_exist_is_nxdomain(records: yamlzones.handler.Records) -> None:
+    reply = yamlzones.ask(records, "dangling.example.test.", "A")
     assert reply.rcode == "NXDOMAIN"
     assert reply.answer == ["dangling.example.test. 300 IN CNAME missing.example.test."]
     assert reply.authority == [SOA]
 
 
-def test_a_target_without_the_type_is_nodata(records: helpers.handler.Records) -> None:
-    reply = helpers.ask(records, "noaaaa.example.test.", "AAAA")
+def test_a_target_without_the_type_is_nodata(records: yamlzones.handler.Records) -> None:
+    reply = yamlzones.ask(records, "noaaaa.example.test.", "AAAA")
     assert reply.rcode == "NOERROR"
     assert reply.answer == ["noaaaa.example.test. 300 IN CNAME ns2.example.test."]
     assert reply.authority == [SOA]
 
 
-def test_a_loop_stops_when_it_comes_back(records: helpers.handler.Records) -> None:
-    reply = helpers.ask(records, "loop1.example.test.", "A")
+def test_a_loop_stops_when_it_comes_back(records: yamlzones.handler.Records) -> None:
+    reply = yamlzones.ask(records, "loop1.example.test.", "A")
     assert reply.rcode == "NOERROR"
     assert reply.answer == [
         "loop1.example.test. 300 IN CNAME loop2.example.test.",
         "loop2.example.test. 300 IN CNAME loop1.example.test.",
     ]
-    reply = helpers.ask(records, "self.example.test.", "AAAA")
+    reply = yamlzones.ask(records, "self.example.test.", "AAAA")
     assert reply.answer == ["self.example.test. 300 IN CNAME self.example.test."]
 
 
-def test_a_chain_stops_after_ten_cnames(records: helpers.handler.Records) -> None:
-    reply = helpers.ask(records, "c0.example.test.", "A")
+def test_a_chain_stops_after_ten_cnames(records: yamlzones.handler.Records) -> None:
+    reply = yamlzones.ask(records, "c0.example.test.", "A")
     assert reply.rcode == "NOERROR"
     assert reply.answer == [
         f"c{i}.example.test. 300 IN CNAME c{i + 1}.example.test." for i in range(10)
     ]
 
 
-def test_chains_cross_into_the_plugins_other_zones(records: helpers.handler.Records) -> None:
-    reply = helpers.ask(records, "other.example.test.", "AAAA")
+def test_chains_cross_into_the_plugins_other_zones(records: yamlzones.handler.Records) -> None:
+    reply = yamlzones.ask(records, "other.example.test.", "AAAA")
     assert reply.answer == [
         "other.example.test. 300 IN CNAME host.other.test.",
         "host.other.test. 300 IN AAAA fd00::7",
     ]
     # The negative answer at the end of the chain carries the SOA of the zone it ended in.
-    reply = helpers.ask(records, "otherbad.example.test.", "A")
+    reply = yamlzones.ask(records, "otherbad.example.test.", "A")
     assert reply.rcode == "NXDOMAIN"
     assert reply.authority == [OTHER_SOA]
 
 
-def test_a_wildcard_cname_is_owned_by_the_query_name(records: helpers.handler.Records) -> None:
-    reply = helpers.ask(records, "x.alias.example.test.", "A")
+def test_a_wildcard_cname_is_owned_by_the_query_name(records: yamlzones.handler.Records) -> None:
+    reply = yamlzones.ask(records, "x.alias.example.test.", "A")
     assert reply.answer == ["x.alias.example.test. 300 IN CNAME web.example.test.", *WEB]
 
 
-def test_a_cname_to_a_wildcard_name_is_synthesised(records: helpers.handler.Records) -> None:
-    reply = helpers.ask(records, "towild.example.test.", "A")
+def test_a_cname_to_a_wildcard_name_is_synthesised(records: yamlzones.handler.Records) -> None:
+    reply = yamlzones.ask(records, "towild.example.test.", "A")
     assert reply.answer == [
         "towild.example.test. 300 IN CNAME x.apps.example.test.",
         "x.apps.example.test. 300 IN A 10.0.0.9",
@@ -134,7 +134,7 @@ def test_a_cname_to_a_wildcard_name_is_synthesised(records: helpers.handler.Reco
 
 def test_fallthrough_ignores_an_nxdomain_at_the_end_of_a_chain(tmp_path: Path) -> None:
     # The query name exists (it is the CNAME), so the answer is ours to give.
-    h, following = helpers.make(tmp_path, ZONES % CHAIN, fallthrough=fall.ROOT)
-    reply = helpers.ask(h, "dangling.example.test.", "A")
+    h, following = yamlzones.make(tmp_path, ZONES % CHAIN, fallthrough=fall.ROOT)
+    reply = yamlzones.ask(h, "dangling.example.test.", "A")
     assert reply.rcode == "NXDOMAIN"
     assert following.seen == []

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kdns.plugins.records import zonedata
-from tests.plugins.records import helpers
+from kdns.authority import zonedata
+from kdns.plugins.records import yamlfile
+from tests.support import yamlzones
 
 CASES = [
     # (yaml, line, reason fragment)
@@ -287,9 +288,9 @@ CASES = [
 
 @pytest.mark.parametrize(("text", "line", "reason"), CASES, ids=[c[2][:40] for c in CASES])
 def test_faults_name_their_line(tmp_path: Path, text: str, line: int, reason: str) -> None:
-    path = helpers.write(tmp_path / "zone.yaml", text)
+    path = yamlzones.write(tmp_path / "zone.yaml", text)
     with pytest.raises(zonedata.LoadError) as err:
-        zonedata.build([zonedata.read(path)])
+        yamlfile.build([zonedata.read(path)])
     assert err.value.file == str(path)
     assert err.value.line == line
     assert reason in err.value.reason
@@ -297,9 +298,9 @@ def test_faults_name_their_line(tmp_path: Path, text: str, line: int, reason: st
 
 
 def test_a_file_with_no_zone_is_an_error(tmp_path: Path) -> None:
-    path = helpers.write(tmp_path / "zone.yaml", "# nothing yet\n")
+    path = yamlzones.write(tmp_path / "zone.yaml", "# nothing yet\n")
     with pytest.raises(zonedata.LoadError) as err:
-        zonedata.build([zonedata.read(path)])
+        yamlfile.build([zonedata.read(path)])
     assert str(err.value).startswith(f"{path} - no zone defined")
 
 
@@ -310,10 +311,10 @@ def test_a_missing_file_is_an_error(tmp_path: Path) -> None:
 
 
 def test_a_zone_defined_twice_names_both_places(tmp_path: Path) -> None:
-    one = helpers.write(tmp_path / "one.yaml", "zone: example.test\n")
-    two = helpers.write(tmp_path / "two.yaml", "# again\n\nzone: Example.Test.\n")
+    one = yamlzones.write(tmp_path / "one.yaml", "zone: example.test\n")
+    two = yamlzones.write(tmp_path / "two.yaml", "# again\n\nzone: Example.Test.\n")
     with pytest.raises(zonedata.LoadError) as err:
-        zonedata.build([zonedata.read(one), zonedata.read(two)])
+        yamlfile.build([zonedata.read(one), zonedata.read(two)])
     assert str(err.value) == (f"{two}:3 - zone 'example.test.' is already defined at {one}:1")
 
 
@@ -327,7 +328,7 @@ def test_values_are_read_as_written(tmp_path: Path) -> None:
           "1": {A: 10.0.0.1}
         """
     )
-    (zone,) = zonedata.parse(text, file="inline.yaml")
+    (zone,) = yamlfile.parse(text, file="inline.yaml")
     txt = zone.nodes[b"\x02no\x07example\x04test\x00"][zonedata.TXT]
     assert [rd.data for rd in txt.rdata] == [[b"NO"], [b"0700"], [b"1e3"]]
     assert b"\x011\x07example\x04test\x00" in zone.nodes

@@ -16,8 +16,8 @@ import dns.message
 import pytest
 
 from kdns import wire
-from kdns.plugins.records import answers, lookup
-from tests.plugins.records import helpers
+from kdns.authority import answers, lookup
+from tests.support import yamlzones
 
 ZONES = """\
 zone: example.test
@@ -96,12 +96,12 @@ NAMES = [
 
 
 @pytest.fixture
-def records(tmp_path: Path) -> helpers.handler.Records:
-    h, _ = helpers.make(tmp_path, ZONES)
+def records(tmp_path: Path) -> yamlzones.handler.Records:
+    h, _ = yamlzones.make(tmp_path, ZONES)
     return h
 
 
-def reference(table: answers.Table, req: helpers.Request) -> wire.Answer:
+def reference(table: answers.Table, req: yamlzones.Request) -> wire.Answer:
     """The reply rendered for this very name (lower-cased), as every miss was rendered before."""
     qname = req.key[:-4]
     zone = table.index.zone_of(qname)
@@ -113,9 +113,9 @@ def reference(table: answers.Table, req: helpers.Request) -> wire.Answer:
 
 @pytest.mark.parametrize(("name", "qtype"), NAMES)
 def test_a_template_answers_as_the_full_rendering(
-    records: helpers.handler.Records, name: str, qtype: str
+    records: yamlzones.handler.Records, name: str, qtype: str
 ) -> None:
-    req = helpers.request(name, qtype)
+    req = yamlzones.request(name, qtype)
     got = records.serve(req)
     assert isinstance(got, wire.Answer)
     want = reference(records.table, req)
@@ -149,50 +149,52 @@ def test_a_template_answers_as_the_full_rendering(
     ],
 )
 def test_usual_names_get_the_very_same_bytes(
-    records: helpers.handler.Records, name: str, qtype: str
+    records: yamlzones.handler.Records, name: str, qtype: str
 ) -> None:
     # Unless a name in the records ends in part of the query name besides the zone (the
     # compression then points elsewhere, to the same effect), the bytes are identical too.
-    req = helpers.request(name, qtype)
+    req = yamlzones.request(name, qtype)
     got = records.serve(req)
     assert isinstance(got, wire.Answer)
     want = reference(records.table, req)
     assert (got.body, got.ends) == (want.body, want.ends)
 
 
-def test_every_name_of_one_length_shares_one_template(records: helpers.handler.Records) -> None:
-    nx = [helpers.raw(records, f"{c}{c}.example.test.", "A") for c in "abcdef"]
+def test_every_name_of_one_length_shares_one_template(records: yamlzones.handler.Records) -> None:
+    nx = [yamlzones.raw(records, f"{c}{c}.example.test.", "A") for c in "abcdef"]
     assert all(a is nx[0] for a in nx)
     assert nx[0].rcode == wire.NXDOMAIN
-    wild = [helpers.raw(records, f"{c}.apps.example.test.", "A") for c in "abcdef"]
+    wild = [yamlzones.raw(records, f"{c}.apps.example.test.", "A") for c in "abcdef"]
     assert all(a is wild[0] for a in wild)
-    nodata = [helpers.raw(records, f"{c}.apps.example.test.", "AAAA") for c in "abcdef"]
+    nodata = [yamlzones.raw(records, f"{c}.apps.example.test.", "AAAA") for c in "abcdef"]
     assert all(a is nodata[0] for a in nodata)
     assert nodata[0].rcode == wire.NOERROR and nodata[0].nscount == 1
     # The same length with other labels: still the same template.
-    assert helpers.raw(records, "ab.cd.example.test.", "A") is helpers.raw(
+    assert yamlzones.raw(records, "ab.cd.example.test.", "A") is yamlzones.raw(
         records, "abcde.example.test.", "A"
     )
     assert len(records.table.nxdomain) == 2
 
 
-def test_a_chain_through_the_query_name_is_not_a_template(records: helpers.handler.Records) -> None:
+def test_a_chain_through_the_query_name_is_not_a_template(
+    records: yamlzones.handler.Records,
+) -> None:
     # ab.loop CNAME ab.loop stops at once; cd.loop (same length) goes one step further.
-    assert helpers.ask(records, "ab.loop.example.test.", "A").answer == [
+    assert yamlzones.ask(records, "ab.loop.example.test.", "A").answer == [
         "ab.loop.example.test. 300 IN CNAME ab.loop.example.test."
     ]
-    assert helpers.ask(records, "cd.loop.example.test.", "A").answer == [
+    assert yamlzones.ask(records, "cd.loop.example.test.", "A").answer == [
         "cd.loop.example.test. 300 IN CNAME ab.loop.example.test.",
         "ab.loop.example.test. 300 IN CNAME ab.loop.example.test.",
     ]
-    reply = helpers.ask(records, "AB.LOOP.example.test.", "A")
+    reply = yamlzones.ask(records, "AB.LOOP.example.test.", "A")
     assert [line.lower() for line in reply.answer] == [
         "ab.loop.example.test. 300 in cname ab.loop.example.test."
     ]
 
 
 def test_a_flood_of_random_names_keeps_every_table_bounded(tmp_path: Path) -> None:
-    h, _ = helpers.make(tmp_path, ZONES, memo_size=500)
+    h, _ = yamlzones.make(tmp_path, ZONES, memo_size=500)
     table = h.table
     hits = len(table.hits)
     rng = random.Random(2308)
@@ -201,7 +203,7 @@ def test_a_flood_of_random_names_keeps_every_table_bounded(tmp_path: Path) -> No
     for i in range(50_000):
         label = "".join(rng.choices(letters, k=rng.randint(1, 40)))
         qtype = rng.choice([1, 28, 15, 16, 255, rng.randrange(1, 65535)])
-        answer = h.serve(helpers.request(f"{label}.{suffixes[i % 4]}", qtype))
+        answer = h.serve(yamlzones.request(f"{label}.{suffixes[i % 4]}", qtype))
         assert isinstance(answer, wire.Answer)
         if qtype not in (252, 251):
             assert answer.body is not None
@@ -215,8 +217,8 @@ def test_a_flood_of_random_names_keeps_every_table_bounded(tmp_path: Path) -> No
 
 def test_wildcard_templates_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(answers, "TEMPLATE_SIZE", 50)
-    h, _ = helpers.make(tmp_path, ZONES, memo_size=10)
+    h, _ = yamlzones.make(tmp_path, ZONES, memo_size=10)
     for qtype in range(1000, 1300):  # a CNAME wildcard answers every type: one each
-        reply = helpers.ask(h, "x.alias.example.test.", qtype)
+        reply = yamlzones.ask(h, "x.alias.example.test.", qtype)
         assert reply.answer == ["x.alias.example.test. 300 IN CNAME web.example.test."]
     assert len(h.table.wildcards) == 50

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kdns.pkg import fall
-from tests.plugins.records import helpers
+from tests.support import yamlzones
 
 ZONE = """\
 zone: example.test
@@ -27,42 +27,42 @@ records:
     "name", ["example.org.", "test.", ".", "badexample.test.", "1.0.10.in-addr.arpa."]
 )
 def test_names_outside_the_zones_go_to_the_next_plugin(tmp_path: Path, name: str) -> None:
-    h, following = helpers.make(tmp_path, ZONE)
-    assert helpers.raw(h, name, "A") is helpers.PASSED
+    h, following = yamlzones.make(tmp_path, ZONE)
+    assert yamlzones.raw(h, name, "A") is yamlzones.PASSED
     assert len(following.seen) == 1
     # Foreign names are not memoized: a flood of them cannot evict the zone's own answers.
     assert len(h.table.memo) == 0
 
 
 def test_bare_fallthrough_passes_every_nxdomain_on(tmp_path: Path) -> None:
-    h, following = helpers.make(tmp_path, ZONE, fallthrough=fall.ROOT)
-    assert helpers.raw(h, "nope.example.test.", "A") is helpers.PASSED
-    assert helpers.raw(h, "nope.example.test.", "A") is helpers.PASSED  # memoized as "pass on"
-    assert helpers.raw(h, "9.0.0.10.in-addr.arpa.", "PTR") is helpers.PASSED
+    h, following = yamlzones.make(tmp_path, ZONE, fallthrough=fall.ROOT)
+    assert yamlzones.raw(h, "nope.example.test.", "A") is yamlzones.PASSED
+    assert yamlzones.raw(h, "nope.example.test.", "A") is yamlzones.PASSED  # memoized as "pass on"
+    assert yamlzones.raw(h, "9.0.0.10.in-addr.arpa.", "PTR") is yamlzones.PASSED
     assert following.seen == ["nope.example.test.", "nope.example.test.", "9.0.0.10.in-addr.arpa."]
     # NODATA is an answer, not a missing name: it never falls through.
-    assert helpers.ask(h, "web.example.test.", "AAAA").rcode == "NOERROR"
-    assert helpers.ask(h, "x.apps.example.test.", "A").answer == [
+    assert yamlzones.ask(h, "web.example.test.", "AAAA").rcode == "NOERROR"
+    assert yamlzones.ask(h, "x.apps.example.test.", "A").answer == [
         "x.apps.example.test. 300 IN A 10.0.0.9"
     ]
 
 
 def test_fallthrough_with_zones_passes_only_those(tmp_path: Path) -> None:
-    h, following = helpers.make(tmp_path, ZONE, fallthrough=fall.from_args(("in-addr.arpa",)))
-    assert helpers.raw(h, "9.0.0.10.in-addr.arpa.", "PTR") is helpers.PASSED
-    assert helpers.ask(h, "nope.example.test.", "A").rcode == "NXDOMAIN"
+    h, following = yamlzones.make(tmp_path, ZONE, fallthrough=fall.from_args(("in-addr.arpa",)))
+    assert yamlzones.raw(h, "9.0.0.10.in-addr.arpa.", "PTR") is yamlzones.PASSED
+    assert yamlzones.ask(h, "nope.example.test.", "A").rcode == "NXDOMAIN"
     assert following.seen == ["9.0.0.10.in-addr.arpa."]
 
 
 def test_a_flood_of_random_names_keeps_the_memo_bounded(tmp_path: Path) -> None:
-    h, _ = helpers.make(tmp_path, ZONE, memo_size=100)
+    h, _ = yamlzones.make(tmp_path, ZONE, memo_size=100)
     hits = len(h.table.hits)
     rng = random.Random(4592)
     for _ in range(1000):
         label = "".join(rng.choices(string.ascii_lowercase, k=10))
-        assert helpers.ask(h, f"{label}.example.test.", "A").rcode == "NXDOMAIN"
-        assert helpers.ask(h, f"{label}.apps.example.test.", "A").rcode == "NOERROR"
-        assert helpers.ask(h, "web.example.test.", f"TYPE{rng.randrange(100, 60000)}").rcode == (
+        assert yamlzones.ask(h, f"{label}.example.test.", "A").rcode == "NXDOMAIN"
+        assert yamlzones.ask(h, f"{label}.apps.example.test.", "A").rcode == "NOERROR"
+        assert yamlzones.ask(h, "web.example.test.", f"TYPE{rng.randrange(100, 60000)}").rcode == (
             "NOERROR"
         )
     assert len(h.table.memo) == 100
@@ -71,23 +71,23 @@ def test_a_flood_of_random_names_keeps_the_memo_bounded(tmp_path: Path) -> None:
 
 
 def test_the_memo_keeps_what_is_asked_most_recently(tmp_path: Path) -> None:
-    h, _ = helpers.make(tmp_path, ZONE, memo_size=3)
-    first = helpers.raw(h, "a.example.test.", "A")
-    helpers.raw(h, "b.example.test.", "A")
-    helpers.raw(h, "c.example.test.", "A")
-    assert helpers.raw(h, "a.example.test.", "A") is first  # used again: now the newest
-    helpers.raw(h, "d.example.test.", "A")  # evicts b, the least recently used
-    assert helpers.raw(h, "a.example.test.", "A") is first
+    h, _ = yamlzones.make(tmp_path, ZONE, memo_size=3)
+    first = yamlzones.raw(h, "a.example.test.", "A")
+    yamlzones.raw(h, "b.example.test.", "A")
+    yamlzones.raw(h, "c.example.test.", "A")
+    assert yamlzones.raw(h, "a.example.test.", "A") is first  # used again: now the newest
+    yamlzones.raw(h, "d.example.test.", "A")  # evicts b, the least recently used
+    assert yamlzones.raw(h, "a.example.test.", "A") is first
     assert set(h.table.memo) == {
-        helpers.request(n, "A").key
+        yamlzones.request(n, "A").key
         for n in ("a.example.test.", "c.example.test.", "d.example.test.")
     }
 
 
 def test_names_with_odd_bytes_get_well_formed_answers(tmp_path: Path) -> None:
     # A dot inside a label cannot go through dnslib's text names; the wire form is used.
-    h, _ = helpers.make(tmp_path, ZONE)
-    reply = helpers.ask(h, "a\\.b.apps.example.test.", "A")
+    h, _ = yamlzones.make(tmp_path, ZONE)
+    reply = yamlzones.ask(h, "a\\.b.apps.example.test.", "A")
     assert reply.answer == ["a\\.b.apps.example.test. 300 IN A 10.0.0.9"]
-    reply = helpers.ask(h, "we\\009ird.example.test.", "A")
+    reply = yamlzones.ask(h, "we\\009ird.example.test.", "A")
     assert reply.rcode == "NXDOMAIN"

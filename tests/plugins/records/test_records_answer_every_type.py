@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.plugins.records import helpers
+from tests.support import yamlzones
 
 EXAMPLE = """\
 zone: example.test
@@ -47,8 +47,8 @@ REVERSE_NEGATIVE_SOA = REVERSE_SOA.replace(" 3600 IN", " 60 IN")
 
 
 @pytest.fixture
-def records(tmp_path: Path) -> helpers.handler.Records:
-    h, _ = helpers.make(tmp_path, EXAMPLE)
+def records(tmp_path: Path) -> yamlzones.handler.Records:
+    h, _ = yamlzones.make(tmp_path, EXAMPLE)
     return h
 
 
@@ -177,7 +177,7 @@ CASES = [
     ids=[f"{c[0]}{c[1]}" for c in CASES],
 )
 def test_answers(
-    records: helpers.handler.Records,
+    records: yamlzones.handler.Records,
     name: str,
     qtype: str,
     rcode: str,
@@ -185,7 +185,7 @@ def test_answers(
     authority: list[str],
     additional: list[str],
 ) -> None:
-    reply = helpers.ask(records, name, qtype)
+    reply = yamlzones.ask(records, name, qtype)
     assert reply.rcode == rcode
     assert reply.aa
     assert reply.answer == answer
@@ -193,11 +193,11 @@ def test_answers(
     assert reply.additional == additional
 
 
-def test_repeated_queries_get_the_same_answer(records: helpers.handler.Records) -> None:
+def test_repeated_queries_get_the_same_answer(records: yamlzones.handler.Records) -> None:
     # The second query of each is served from the pre-rendered table or the memo.
     for name, qtype, rcode, answer, authority, additional in CASES:
-        first = helpers.ask(records, name, qtype)
-        again = helpers.ask(records, name, qtype)
+        first = yamlzones.ask(records, name, qtype)
+        again = yamlzones.ask(records, name, qtype)
         assert first == again
         assert (again.rcode, again.answer, again.authority, again.additional) == (
             rcode,
@@ -207,27 +207,27 @@ def test_repeated_queries_get_the_same_answer(records: helpers.handler.Records) 
         )
 
 
-def test_names_match_in_any_case_and_echo_the_query(records: helpers.handler.Records) -> None:
-    reply = helpers.ask(records, "WeB.ExAmPlE.tEsT.", "A")
+def test_names_match_in_any_case_and_echo_the_query(records: yamlzones.handler.Records) -> None:
+    reply = yamlzones.ask(records, "WeB.ExAmPlE.tEsT.", "A")
     assert reply.answer == [
         "WeB.ExAmPlE.tEsT. 60 IN A 10.0.0.1",
         "WeB.ExAmPlE.tEsT. 60 IN A 10.0.0.2",
     ]
     # Names in the reply that end in the zone compress into the question, so the zone part
     # of the SOA follows the query's case too (as in CoreDNS; DNS names are case-insensitive).
-    reply = helpers.ask(records, "NoPe.EXAMPLE.test.", "A")
+    reply = yamlzones.ask(records, "NoPe.EXAMPLE.test.", "A")
     assert reply.rcode == "NXDOMAIN"
     assert reply.authority == [SOA.replace("example.test.", "EXAMPLE.test.")]
 
 
-def test_any_gets_every_rrset_at_the_name(records: helpers.handler.Records) -> None:
-    reply = helpers.ask(records, "web.example.test.", "ANY")
+def test_any_gets_every_rrset_at_the_name(records: yamlzones.handler.Records) -> None:
+    reply = yamlzones.ask(records, "web.example.test.", "ANY")
     assert reply.answer == [
         "web.example.test. 60 IN A 10.0.0.1",
         "web.example.test. 60 IN A 10.0.0.2",
         "web.example.test. 60 IN AAAA fd00::1",
     ]
-    apex = helpers.ask(records, "example.test.", "ANY")
+    apex = yamlzones.ask(records, "example.test.", "ANY")
     assert [line.split()[3] for line in apex.answer] == [
         "SOA",
         "NS",
@@ -240,20 +240,20 @@ def test_any_gets_every_rrset_at_the_name(records: helpers.handler.Records) -> N
     ]
 
 
-def test_any_at_an_empty_non_terminal_is_nodata(records: helpers.handler.Records) -> None:
-    reply = helpers.ask(records, "_tcp.web.example.test.", "ANY")
+def test_any_at_an_empty_non_terminal_is_nodata(records: yamlzones.handler.Records) -> None:
+    reply = yamlzones.ask(records, "_tcp.web.example.test.", "ANY")
     assert (reply.rcode, reply.answer, reply.authority) == ("NOERROR", [], [SOA])
 
 
 @pytest.mark.parametrize("qtype", ["AXFR", "IXFR"])
-def test_zone_transfers_are_refused(records: helpers.handler.Records, qtype: str) -> None:
-    answer = helpers.raw(records, "example.test.", qtype)
+def test_zone_transfers_are_refused(records: yamlzones.handler.Records, qtype: str) -> None:
+    answer = yamlzones.raw(records, "example.test.", qtype)
     assert answer.body is None
-    assert answer.rcode == helpers.wire.REFUSED
+    assert answer.rcode == yamlzones.wire.REFUSED
 
 
-def test_nodata_is_one_rendering_per_name(records: helpers.handler.Records) -> None:
+def test_nodata_is_one_rendering_per_name(records: yamlzones.handler.Records) -> None:
     # NODATA does not depend on the type asked, so every type shares one rendered answer.
-    mx = helpers.raw(records, "web.example.test.", "MX")
-    txt = helpers.raw(records, "web.example.test.", "TXT")
+    mx = yamlzones.raw(records, "web.example.test.", "MX")
+    txt = yamlzones.raw(records, "web.example.test.", "TXT")
     assert mx is txt

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from kdns import config, corefile
-from kdns.plugins.records import answers, zonedata
+from kdns.authority import answers, zonedata
+from kdns.authority.reload import Watcher
+from kdns.plugins.records import yamlfile
 from kdns.plugins.records.handler import Records
-from kdns.plugins.records.reload import Watcher
-from tests.plugins.records import helpers
+from tests.support import yamlzones
 
 V1 = """\
 zone: example.test
@@ -36,29 +37,35 @@ LOGGER = "kdns.plugin.records"
 
 
 def serving(tmp_path: Path, *, interval: float = 3600) -> tuple[Path, Records, Watcher]:
-    path = helpers.write(tmp_path / "zone.yaml", V1)
+    path = yamlzones.write(tmp_path / "zone.yaml", V1)
     source = zonedata.read(path)
-    table = answers.Table(zonedata.build([source]))
-    watcher = Watcher(sources=[source], interval=interval, build=answers.Table)
-    h = Records(helpers.NextHandler(), table)
+    table = answers.Table(yamlfile.build([source]))
+    watcher = Watcher(
+        sources=[source],
+        interval=interval,
+        build=answers.Table,
+        parse=yamlfile.build,
+        plugin="records",
+    )
+    h = Records(yamlzones.NextHandler(), table)
     watcher.subscribe(h.install)
     return path, h, watcher
 
 
 def web(h: Records) -> list[str]:
-    return helpers.ask(h, "web.example.test.", "A").answer
+    return yamlzones.ask(h, "web.example.test.", "A").answer
 
 
 async def test_a_changed_file_is_swapped_in(tmp_path: Path) -> None:
     path, h, watcher = serving(tmp_path)
     assert await watcher.check() is False  # nothing moved yet
-    helpers.write(path, V2, mtime=helpers.SERIAL + 60)
+    yamlzones.write(path, V2, mtime=yamlzones.SERIAL + 60)
     assert await watcher.check() is True
     assert web(h) == ["web.example.test. 300 IN A 10.0.0.2"]
-    assert helpers.ask(h, "new.example.test.", "A").rcode == "NOERROR"
+    assert yamlzones.ask(h, "new.example.test.", "A").rcode == "NOERROR"
     # The synthesised SOA's serial is the file's new mtime, so secondaries would see it change.
-    soa = helpers.ask(h, "example.test.", "SOA").answer[0]
-    assert f" {helpers.SERIAL + 60} " in soa
+    soa = yamlzones.ask(h, "example.test.", "SOA").answer[0]
+    assert f" {yamlzones.SERIAL + 60} " in soa
 
 
 async def test_a_broken_file_keeps_the_old_answers_and_logs_once(
@@ -66,7 +73,7 @@ async def test_a_broken_file_keeps_the_old_answers_and_logs_once(
 ) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
     path, h, watcher = serving(tmp_path)
-    helpers.write(path, BROKEN, mtime=helpers.SERIAL + 1)
+    yamlzones.write(path, BROKEN, mtime=yamlzones.SERIAL + 1)
     assert await watcher.check() is False
     assert web(h) == ["web.example.test. 300 IN A 10.0.0.1"]
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
@@ -75,11 +82,11 @@ async def test_a_broken_file_keeps_the_old_answers_and_logs_once(
     ]
     assert all(r.name == LOGGER for r in errors)
     # The same broken content again (only touched): no second log line.
-    os.utime(path, (helpers.SERIAL + 2, helpers.SERIAL + 2))
+    os.utime(path, (yamlzones.SERIAL + 2, yamlzones.SERIAL + 2))
     assert await watcher.check() is False
     assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 1
     # Fixed: the new content is served.
-    helpers.write(path, V2, mtime=helpers.SERIAL + 3)
+    yamlzones.write(path, V2, mtime=yamlzones.SERIAL + 3)
     assert await watcher.check() is True
     assert web(h) == ["web.example.test. 300 IN A 10.0.0.2"]
 
@@ -102,25 +109,27 @@ async def test_a_touch_or_symlink_swap_without_new_content_does_nothing(tmp_path
     # A ConfigMap volume updates by swapping the "..data" symlink; identical content is no change.
     data1 = tmp_path / "v1"
     data1.mkdir()
-    helpers.write(data1 / "zone.yaml", V1)
+    yamlzones.write(data1 / "zone.yaml", V1)
     link = tmp_path / "..data"
     link.symlink_to(data1)
     path = tmp_path / "zone.yaml"
     path.symlink_to(link / "zone.yaml")
     source = zonedata.read(path)
-    watcher = Watcher(sources=[source], interval=3600, build=answers.Table)
+    watcher = Watcher(
+        sources=[source], interval=3600, build=answers.Table, parse=yamlfile.build, plugin="records"
+    )
     tables: list[answers.Table] = []
     watcher.subscribe(tables.append)
-    os.utime(path, (helpers.SERIAL + 5, helpers.SERIAL + 5))
+    os.utime(path, (yamlzones.SERIAL + 5, yamlzones.SERIAL + 5))
     assert await watcher.check() is False
     data2 = tmp_path / "v2"
     data2.mkdir()
-    helpers.write(data2 / "zone.yaml", V1, mtime=helpers.SERIAL + 9)
+    yamlzones.write(data2 / "zone.yaml", V1, mtime=yamlzones.SERIAL + 9)
     (tmp_path / "..data_tmp").symlink_to(data2)
     os.replace(tmp_path / "..data_tmp", link)
     assert await watcher.check() is False
     assert tables == []
-    helpers.write(data2 / "zone.yaml", V2, mtime=helpers.SERIAL + 10)
+    yamlzones.write(data2 / "zone.yaml", V2, mtime=yamlzones.SERIAL + 10)
     assert await watcher.check() is True
     assert len(tables) == 1
 
@@ -129,7 +138,7 @@ async def test_the_background_task_picks_up_a_change_within_the_interval(tmp_pat
     path, h, watcher = serving(tmp_path, interval=0.02)
     await watcher.start()
     try:
-        helpers.write(path, V2, mtime=helpers.SERIAL + 60)
+        yamlzones.write(path, V2, mtime=yamlzones.SERIAL + 60)
         for _ in range(200):
             await asyncio.sleep(0.01)
             if web(h) == ["web.example.test. 300 IN A 10.0.0.2"]:
@@ -141,19 +150,19 @@ async def test_the_background_task_picks_up_a_change_within_the_interval(tmp_pat
 
 
 async def test_the_reload_hooks_of_a_loaded_corefile(tmp_path: Path) -> None:
-    helpers.write(tmp_path / "zone.yaml", V1)
+    yamlzones.write(tmp_path / "zone.yaml", V1)
     (tmp_path / "Corefile").write_text(". {\n records zone.yaml {\n reload 20ms\n }\n}\n")
     loaded = config.load(corefile.load(tmp_path / "Corefile"), default_port=1053)
     chain = loaded.servers[0].handler
     for hook in loaded.hooks.startup:
         await hook()
     try:
-        helpers.write(tmp_path / "zone.yaml", V2, mtime=helpers.SERIAL + 60)
+        yamlzones.write(tmp_path / "zone.yaml", V2, mtime=yamlzones.SERIAL + 60)
         for _ in range(200):
             await asyncio.sleep(0.01)
-            if helpers.ask(chain, "new.example.test.", "A").rcode == "NOERROR":
+            if yamlzones.ask(chain, "new.example.test.", "A").rcode == "NOERROR":
                 break
-        assert helpers.ask(chain, "new.example.test.", "A").answer == [
+        assert yamlzones.ask(chain, "new.example.test.", "A").answer == [
             "new.example.test. 300 IN A 10.0.0.3"
         ]
     finally:

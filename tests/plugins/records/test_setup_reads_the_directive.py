@@ -14,7 +14,7 @@ from kdns.errors import CorefileError
 from kdns.pkg import fall
 from kdns.plugins.records import setup as records_setup
 from kdns.plugins.records.handler import Records
-from tests.plugins.records import helpers
+from tests.support import yamlzones
 
 ZONE = """\
 zone: example.test
@@ -104,8 +104,8 @@ def test_option_errors_point_at_the_corefile_line(
 
 
 def test_a_corefile_with_records_serves_the_zones(tmp_path: Path) -> None:
-    helpers.write(tmp_path / "example.yaml", ZONE)
-    helpers.write(tmp_path / "reverse.yaml", REVERSE)
+    yamlzones.write(tmp_path / "example.yaml", ZONE)
+    yamlzones.write(tmp_path / "reverse.yaml", REVERSE)
     loaded = load(
         tmp_path / "Corefile",
         """\
@@ -116,14 +116,14 @@ def test_a_corefile_with_records_serves_the_zones(tmp_path: Path) -> None:
     )
     (server,) = loaded.servers
     assert isinstance(server.handler, Records)
-    assert helpers.ask(server.handler, "web.example.test.", "A").answer == [
+    assert yamlzones.ask(server.handler, "web.example.test.", "A").answer == [
         "web.example.test. 300 IN A 10.0.0.1"
     ]
-    assert helpers.ask(server.handler, "1.0.0.10.in-addr.arpa.", "PTR").answer == [
+    assert yamlzones.ask(server.handler, "1.0.0.10.in-addr.arpa.", "PTR").answer == [
         "1.0.0.10.in-addr.arpa. 300 IN PTR web.example.test."
     ]
     # Nothing after records in this chain: a foreign name meets "no next plugin".
-    foreign = helpers.raw(server.handler, "example.org.", "A")
+    foreign = yamlzones.raw(server.handler, "example.org.", "A")
     assert (foreign.rcode, foreign.error) == (
         wire.SERVFAIL,
         "plugin/records: no next plugin found",
@@ -132,14 +132,14 @@ def test_a_corefile_with_records_serves_the_zones(tmp_path: Path) -> None:
 
 
 def test_reload_registers_a_startup_and_a_cleanup_hook(tmp_path: Path) -> None:
-    helpers.write(tmp_path / "example.yaml", ZONE)
+    yamlzones.write(tmp_path / "example.yaml", ZONE)
     loaded = load(tmp_path / "Corefile", ". {\n records example.yaml {\n reload 10s\n }\n}\n")
     assert len(loaded.hooks.startup) == 1
     assert len(loaded.hooks.cleanup) == 1
 
 
 def test_a_missing_file_is_reported_at_the_corefile_line(tmp_path: Path) -> None:
-    helpers.write(tmp_path / "example.yaml", ZONE)
+    yamlzones.write(tmp_path / "example.yaml", ZONE)
     with pytest.raises(CorefileError) as err:
         load(tmp_path / "Corefile", ". {\n\n records example.yaml absent.yaml\n}\n")
     assert str(err.value) == (
@@ -149,7 +149,7 @@ def test_a_missing_file_is_reported_at_the_corefile_line(tmp_path: Path) -> None
 
 
 def test_a_bad_file_is_reported_at_its_own_line(tmp_path: Path) -> None:
-    helpers.write(tmp_path / "example.yaml", ZONE + "  mail: {MX: oops}\n")
+    yamlzones.write(tmp_path / "example.yaml", ZONE + "  mail: {MX: oops}\n")
     with pytest.raises(CorefileError) as err:
         load(tmp_path / "Corefile", ". {\n records example.yaml\n}\n")
     assert str(err.value) == (
@@ -159,8 +159,8 @@ def test_a_bad_file_is_reported_at_its_own_line(tmp_path: Path) -> None:
 
 
 def test_a_zone_in_two_files_is_an_error(tmp_path: Path) -> None:
-    helpers.write(tmp_path / "a.yaml", ZONE)
-    helpers.write(tmp_path / "b.yaml", ZONE)
+    yamlzones.write(tmp_path / "a.yaml", ZONE)
+    yamlzones.write(tmp_path / "b.yaml", ZONE)
     with pytest.raises(CorefileError) as err:
         load(tmp_path / "Corefile", ". {\n records a.yaml b.yaml\n}\n")
     assert f"{tmp_path / 'b.yaml'}:1" in str(err.value)
@@ -168,8 +168,8 @@ def test_a_zone_in_two_files_is_an_error(tmp_path: Path) -> None:
 
 
 def test_a_zone_in_two_directives_of_one_block_is_an_error(tmp_path: Path) -> None:
-    helpers.write(tmp_path / "a.yaml", ZONE)
-    helpers.write(tmp_path / "b.yaml", "# the same zone again\n" + ZONE)
+    yamlzones.write(tmp_path / "a.yaml", ZONE)
+    yamlzones.write(tmp_path / "b.yaml", "# the same zone again\n" + ZONE)
     with pytest.raises(CorefileError) as err:
         load(tmp_path / "Corefile", ". {\n records a.yaml\n records b.yaml\n}\n")
     assert str(err.value) == (
@@ -179,7 +179,7 @@ def test_a_zone_in_two_directives_of_one_block_is_an_error(tmp_path: Path) -> No
 
 
 def test_the_same_zone_in_two_blocks_is_no_conflict(tmp_path: Path) -> None:
-    helpers.write(tmp_path / "a.yaml", ZONE)
+    yamlzones.write(tmp_path / "a.yaml", ZONE)
     loaded = load(
         tmp_path / "Corefile",
         ". {\n records a.yaml\n}\nexample.test:1054 {\n records a.yaml\n}\n",
@@ -202,7 +202,7 @@ def test_the_same_zone_in_two_blocks_is_no_conflict(tmp_path: Path) -> None:
 def test_a_zone_no_key_of_the_block_covers_is_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, keys: str, warned: bool
 ) -> None:
-    helpers.write(tmp_path / "a.yaml", ZONE)
+    yamlzones.write(tmp_path / "a.yaml", ZONE)
     with caplog.at_level(logging.WARNING, logger="kdns"):
         load(tmp_path / "Corefile", f"{keys} {{\n records a.yaml\n}}\n")
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -222,19 +222,19 @@ def test_the_embedded_example_loads_and_answers() -> None:
     loaded = config.load(corefile.load(cli.embedded_corefile()), default_port=1053)
     server = next(s for s in loaded.servers if "example.test." in s.zones)
     chain = server.handler
-    assert helpers.ask(chain, "www.example.test.", "A").answer == [
+    assert yamlzones.ask(chain, "www.example.test.", "A").answer == [
         "www.example.test. 300 IN CNAME web.example.test.",
         "web.example.test. 60 IN A 10.0.0.1",
         "web.example.test. 60 IN A 10.0.0.2",
     ]
-    assert helpers.ask(chain, "1.0.0.10.in-addr.arpa.", "PTR").answer == [
+    assert yamlzones.ask(chain, "1.0.0.10.in-addr.arpa.", "PTR").answer == [
         "1.0.0.10.in-addr.arpa. 300 IN PTR web.example.test."
     ]
-    big = helpers.ask(chain, "big.example.test.", "A")
+    big = yamlzones.ask(chain, "big.example.test.", "A")
     assert len(big.answer) == 40
     # Without EDNS (512 bytes) the big answer is cut at a record boundary with TC set.
-    req = helpers.request("big.example.test.", "A")
-    reply = wire.finalize(req, helpers.raw(chain, "big.example.test.", "A"), req.size)
+    req = yamlzones.request("big.example.test.", "A")
+    reply = wire.finalize(req, yamlzones.raw(chain, "big.example.test.", "A"), req.size)
     assert len(reply) <= 512
     assert reply[2] & wire.TC
 

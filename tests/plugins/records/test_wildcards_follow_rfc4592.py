@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.plugins.records import helpers
+from tests.support import yamlzones
 
 # RFC 4592 §2.2.1, minus the delegation (records does not delegate: see below).
 RFC4592 = """\
@@ -24,25 +24,25 @@ SOA = "example. 3600 IN SOA ns.example.com. hostmaster.example. 1700000000 7200 
 
 
 @pytest.fixture
-def rfc(tmp_path: Path) -> helpers.handler.Records:
-    h, _ = helpers.make(tmp_path, RFC4592)
+def rfc(tmp_path: Path) -> yamlzones.handler.Records:
+    h, _ = yamlzones.make(tmp_path, RFC4592)
     return h
 
 
-def test_rfc4592_examples_that_match_the_wildcard(rfc: helpers.handler.Records) -> None:
+def test_rfc4592_examples_that_match_the_wildcard(rfc: yamlzones.handler.Records) -> None:
     # §2.2.1: "host3.example. MX" is answered from "*.example.", owned by the query name.
-    reply = helpers.ask(rfc, "host3.example.", "MX")
+    reply = yamlzones.ask(rfc, "host3.example.", "MX")
     assert reply.rcode == "NOERROR"
     assert reply.answer == ["host3.example. 3600 IN MX 10 host1.example."]
     assert reply.additional == ["host1.example. 3600 IN A 192.0.2.1"]
     # "foo.bar.example. TXT": bar does not exist, so the closest encloser is the apex.
-    reply = helpers.ask(rfc, "foo.bar.example.", "TXT")
+    reply = yamlzones.ask(rfc, "foo.bar.example.", "TXT")
     assert reply.answer == ['foo.bar.example. 3600 IN TXT "this is a wildcard"']
 
 
-def test_rfc4592_wildcard_without_the_type_is_nodata(rfc: helpers.handler.Records) -> None:
+def test_rfc4592_wildcard_without_the_type_is_nodata(rfc: yamlzones.handler.Records) -> None:
     # "host3.example. A": the wildcard matches and has no A.
-    reply = helpers.ask(rfc, "host3.example.", "A")
+    reply = yamlzones.ask(rfc, "host3.example.", "A")
     assert (reply.rcode, reply.answer, reply.authority) == ("NOERROR", [], [SOA])
 
 
@@ -59,14 +59,14 @@ def test_rfc4592_wildcard_without_the_type_is_nodata(rfc: helpers.handler.Record
     ],
 )
 def test_rfc4592_names_the_wildcard_does_not_match(
-    rfc: helpers.handler.Records, name: str, qtype: str, rcode: str
+    rfc: yamlzones.handler.Records, name: str, qtype: str, rcode: str
 ) -> None:
-    reply = helpers.ask(rfc, name, qtype)
+    reply = yamlzones.ask(rfc, name, qtype)
     assert (reply.rcode, reply.answer, reply.authority) == (rcode, [], [SOA])
 
 
-def test_the_wildcard_owner_itself_answers_as_a_name(rfc: helpers.handler.Records) -> None:
-    reply = helpers.ask(rfc, "*.example.", "TXT")
+def test_the_wildcard_owner_itself_answers_as_a_name(rfc: yamlzones.handler.Records) -> None:
+    reply = yamlzones.ask(rfc, "*.example.", "TXT")
     assert reply.answer == ['*.example. 3600 IN TXT "this is a wildcard"']
 
 
@@ -81,36 +81,36 @@ NEG = "example.test. 300 IN SOA ns.dns.example.test. hostmaster.example.test. 17
 
 
 @pytest.fixture
-def apps(tmp_path: Path) -> helpers.handler.Records:
-    h, _ = helpers.make(tmp_path, APPS)
+def apps(tmp_path: Path) -> yamlzones.handler.Records:
+    h, _ = yamlzones.make(tmp_path, APPS)
     return h
 
 
 @pytest.mark.parametrize("name", ["x.apps.example.test.", "a.b.apps.example.test."])
-def test_wildcard_matches_one_or_more_labels(apps: helpers.handler.Records, name: str) -> None:
-    reply = helpers.ask(apps, name, "A")
+def test_wildcard_matches_one_or_more_labels(apps: yamlzones.handler.Records, name: str) -> None:
+    reply = yamlzones.ask(apps, name, "A")
     assert reply.answer == [f"{name} 300 IN A 10.0.0.9"]
 
 
-def test_wildcard_answers_echo_the_query_case(apps: helpers.handler.Records) -> None:
-    reply = helpers.ask(apps, "MyApp.Apps.Example.Test.", "A")
+def test_wildcard_answers_echo_the_query_case(apps: yamlzones.handler.Records) -> None:
+    reply = yamlzones.ask(apps, "MyApp.Apps.Example.Test.", "A")
     assert reply.answer == ["MyApp.Apps.Example.Test. 300 IN A 10.0.0.9"]
 
 
-def test_the_wildcards_parent_is_an_existing_empty_name(apps: helpers.handler.Records) -> None:
-    reply = helpers.ask(apps, "apps.example.test.", "A")
+def test_the_wildcards_parent_is_an_existing_empty_name(apps: yamlzones.handler.Records) -> None:
+    reply = yamlzones.ask(apps, "apps.example.test.", "A")
     assert (reply.rcode, reply.answer, reply.authority) == ("NOERROR", [], [NEG])
 
 
-def test_names_below_an_existing_name_are_not_matched(apps: helpers.handler.Records) -> None:
-    assert helpers.ask(apps, "x.real.apps.example.test.", "A").rcode == "NXDOMAIN"
-    assert helpers.ask(apps, "x.web.example.test.", "A").rcode == "NXDOMAIN"
-    assert helpers.ask(apps, "real.apps.example.test.", "A").answer == [
+def test_names_below_an_existing_name_are_not_matched(apps: yamlzones.handler.Records) -> None:
+    assert yamlzones.ask(apps, "x.real.apps.example.test.", "A").rcode == "NXDOMAIN"
+    assert yamlzones.ask(apps, "x.web.example.test.", "A").rcode == "NXDOMAIN"
+    assert yamlzones.ask(apps, "real.apps.example.test.", "A").answer == [
         "real.apps.example.test. 300 IN A 10.0.0.10"
     ]
 
 
-def test_wildcard_nodata_and_expansions_are_memoized(apps: helpers.handler.Records) -> None:
-    assert helpers.ask(apps, "x.apps.example.test.", "AAAA").authority == [NEG]
-    first = helpers.raw(apps, "y.apps.example.test.", "A")
-    assert helpers.raw(apps, "Y.APPS.example.test.", "A") is first
+def test_wildcard_nodata_and_expansions_are_memoized(apps: yamlzones.handler.Records) -> None:
+    assert yamlzones.ask(apps, "x.apps.example.test.", "AAAA").authority == [NEG]
+    first = yamlzones.raw(apps, "y.apps.example.test.", "A")
+    assert yamlzones.raw(apps, "Y.APPS.example.test.", "A") is first

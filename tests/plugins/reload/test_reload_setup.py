@@ -6,15 +6,15 @@ import pytest
 
 from kdns import config
 from kdns.errors import CorefileError
-from tests.plugins.cache import fakes
+from tests.support import seam
 
 
 def settings(line: str) -> config.ReloadSettings | None:
-    return fakes.load(f". {{\n    {line}\n    whoami\n}}\n").hooks.reload
+    return seam.load(f". {{\n    {line}\n    whoami\n}}\n").hooks.reload
 
 
 def test_without_reload_there_are_no_settings() -> None:
-    assert fakes.load(". {\n    whoami\n}\n").hooks.reload is None
+    assert seam.load(". {\n    whoami\n}\n").hooks.reload is None
 
 
 @pytest.mark.parametrize(

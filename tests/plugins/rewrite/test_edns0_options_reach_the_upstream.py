@@ -11,8 +11,8 @@ import dns.message
 import dns.query
 import dns.rcode
 
-from tests.fakes.upstream import FakeUpstream, Seen
-from tests.server import helpers
+from tests.support import clients
+from tests.support.upstream import FakeUpstream, Seen
 
 LOCAL = 0xFFEE
 
@@ -64,7 +64,7 @@ def test_local_set_from_literal_hex_and_variables() -> None:
             "rewrite continue edns0 local set 0xfff3 {protocol}",
             "rewrite edns0 local set 0xfff4 {qname}",
         )
-        with helpers.serve(text) as srv:
+        with clients.serve(text) as srv:
             for edns in (False, True):
                 for tcp in (False, True):
                     reply = ask(srv.port, "Web.Example.", edns=edns, tcp=tcp)
@@ -91,7 +91,7 @@ def test_replace_append_unset_and_subnet() -> None:
             "rewrite continue edns0 local unset 0xfff0",
             "rewrite edns0 subnet set 24 56",
         )
-        with helpers.serve(text) as srv:
+        with clients.serve(text) as srv:
             ask(srv.port, "a.example.", edns=False)
             assert LOCAL not in seen[-1], "replace adds nothing where the option is absent"
             assert seen[-1][0xFFEF] == [b"more"]
@@ -113,9 +113,9 @@ def test_client_options_go_upstream_only_in_a_query_an_edns0_rule_changed() -> N
     with FakeUpstream() as up:
         seen = options_seen(up)
         text = corefile(up, "rewrite name exact only.example. only.example.")
-        with helpers.serve(corefile(up, "rewrite edns0 local set 0xfff9 ruled")) as srv:
+        with clients.serve(corefile(up, "rewrite edns0 local set 0xfff9 ruled")) as srv:
             ask(srv.port, "a.example.", edns=True, options=[dns.edns.GenericOption(LOCAL, b"x")])
             assert seen[-1] == {LOCAL: [b"x"], 0xFFF9: [b"ruled"]}
-        with helpers.serve(text) as srv:
+        with clients.serve(text) as srv:
             ask(srv.port, "a.example.", edns=True, options=[dns.edns.GenericOption(LOCAL, b"x")])
             assert seen[-1] == {}, "forward leaves the client's own options out"

@@ -16,9 +16,8 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from tests import kdnsproc
-from tests.fakes import apiserver as fa
-from tests.server import helpers
+from tests.support import apiserver as fa
+from tests.support import clients, kdnsproc
 
 ZONE = """\
 zone: svc.test
@@ -52,7 +51,7 @@ def question(msg: dns.message.Message) -> tuple[str, str]:
 
 def test_exact_name_answers_for_the_client_name_over_udp_and_tcp() -> None:
     corefile = block(".", "rewrite name foo.example.com web.svc.test")
-    with helpers.serve(corefile, files={"zone.yaml": ZONE}) as srv:
+    with clients.serve(corefile, files={"zone.yaml": ZONE}) as srv:
         for tcp in (False, True):
             reply = srv.query("Foo.Example.com.", "A", tcp=tcp)
             assert reply.rcode() == dns.rcode.NOERROR
@@ -70,7 +69,7 @@ def test_regex_with_answer_auto_and_without() -> None:
         r"rewrite continue name regex (.*)\.corp\.test {1}.svc.test answer auto",
         r"rewrite name regex (.*)\.plain\.test {1}.svc.test",
     )
-    with helpers.serve(corefile, files={"zone.yaml": ZONE}) as srv:
+    with clients.serve(corefile, files={"zone.yaml": ZONE}) as srv:
         auto = srv.query("api.corp.test.", "A")
         assert question(auto) == ("api.corp.test.", "A")
         assert records(auto) == [("api.corp.test.", 500, "A", "10.0.0.2")]
@@ -96,7 +95,7 @@ def test_suffix_rewrites_and_answer_auto_swaps_the_suffix_back() -> None:
         "rewrite name suffix .corp.test .svc.test answer auto",
         "rewrite name suffix .raw.test .svc.test",
     )
-    with helpers.serve(corefile, files={"zone.yaml": ZONE}) as srv:
+    with clients.serve(corefile, files={"zone.yaml": ZONE}) as srv:
         reply = srv.query("db.corp.test.", "A")
         assert records(reply) == [("db.corp.test.", 60, "A", "10.0.0.3")]
         cname = srv.query("alias.corp.test.", "A")
@@ -115,7 +114,7 @@ def test_suffix_rewrites_and_answer_auto_swaps_the_suffix_back() -> None:
 @pytest.mark.usefixtures("dig")
 def test_stop_type_aaaa_to_a_gives_a_records_under_the_aaaa_question() -> None:
     corefile = block(".", "rewrite stop type AAAA A", "rewrite type A MX")
-    with helpers.serve(corefile, files={"zone.yaml": ZONE}) as srv:
+    with clients.serve(corefile, files={"zone.yaml": ZONE}) as srv:
         reply = srv.query("web.svc.test.", "AAAA")
         # As CoreDNS: the question is the client's, the records are of the rewritten type.
         assert question(reply) == ("web.svc.test.", "AAAA")
@@ -153,7 +152,7 @@ def test_ttl_values_and_ranges_clamp_every_record() -> None:
         "rewrite continue ttl suffix corp.svc.test -11",
         "rewrite ttl prefix alias 400-",
     )
-    with helpers.serve(corefile, files={"zone.yaml": ZONE}) as srv:
+    with clients.serve(corefile, files={"zone.yaml": ZONE}) as srv:
         assert records(srv.query("web.svc.test.", "A"))[0][1] == 30, "5 raised to the minimum"
         assert records(srv.query("api.svc.test.", "A"))[0][1] == 300, "500 cut to the maximum"
         assert records(srv.query("db.svc.test.", "A"))[0][1] == 45
@@ -172,7 +171,7 @@ def test_continue_chains_rules_and_stop_ends_them() -> None:
         "rewrite stop ttl web.svc.test 77",
         "rewrite ttl web.svc.test 99",
     )
-    with helpers.serve(corefile, files={"zone.yaml": ZONE}) as srv:
+    with clients.serve(corefile, files={"zone.yaml": ZONE}) as srv:
         reply = srv.query("consul.rocks.", "MX")
         assert question(reply) == ("consul.rocks.", "MX")
         # Response rules unwind last first: web.svc.test -> core.dns.rocks -> consul.rocks.
@@ -185,7 +184,7 @@ def test_rcode_rule_rewrites_written_and_unwritten_errors() -> None:
         "rewrite continue rcode suffix svc.test NXDOMAIN REFUSED",
         "rewrite rcode gone.example. SERVFAIL NOERROR",
     )
-    with helpers.serve(corefile, files={"zone.yaml": ZONE}) as srv:
+    with clients.serve(corefile, files={"zone.yaml": ZONE}) as srv:
         assert srv.query("nope.svc.test.", "A").rcode() == dns.rcode.REFUSED
         assert srv.query("web.svc.test.", "A").rcode() == dns.rcode.NOERROR
         gone = srv.query("gone.example.", "A")
@@ -195,7 +194,7 @@ def test_rcode_rule_rewrites_written_and_unwritten_errors() -> None:
 
 def test_an_invalid_rewritten_name_is_servfail_with_the_client_question() -> None:
     corefile = block(".", "rewrite name example.org. example..org.")
-    with helpers.serve(corefile, files={"zone.yaml": ZONE}) as srv:
+    with clients.serve(corefile, files={"zone.yaml": ZONE}) as srv:
         reply = srv.query("example.org.", "A")
         assert reply.rcode() == dns.rcode.SERVFAIL
         assert question(reply) == ("example.org.", "A")
@@ -217,7 +216,7 @@ async def test_exact_name_to_a_cluster_service(tmp_path: Path) -> None:
             f"    kubernetes cluster.local {{\n        kubeconfig {kubeconfig}\n    }}\n}}\n"
         )
         proc = kdnsproc.KdnsProcess(
-            ["-conf", str(tmp_path / "Corefile")], cwd=str(tmp_path), env=helpers.child_env()
+            ["-conf", str(tmp_path / "Corefile")], cwd=str(tmp_path), env=clients.child_env()
         )
         try:
             await asyncio.to_thread(kdnsproc.wait_serving, "127.0.0.1", port, proc)
@@ -242,7 +241,7 @@ async def test_exact_name_to_a_cluster_service(tmp_path: Path) -> None:
 def test_cname_target_rewritten_and_resolved_through_the_server() -> None:
     zone = ZONE + "  moved: {CNAME: gone.elsewhere.}\n"
     corefile = block(".", "rewrite continue cname exact gone.elsewhere. web.svc.test.")
-    with helpers.serve(corefile, files={"zone.yaml": zone}) as srv:
+    with clients.serve(corefile, files={"zone.yaml": zone}) as srv:
         for tcp in (False, True):
             reply = srv.query("moved.svc.test.", "A", tcp=tcp)
             assert question(reply) == ("moved.svc.test.", "A")

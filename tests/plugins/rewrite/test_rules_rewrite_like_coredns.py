@@ -17,13 +17,13 @@ from kdns.plugins.rewrite import cname
 from kdns.plugins.rewrite import handler as rewrite_handler
 from kdns.plugins.rewrite.handler import Rewrite
 from kdns.request import Request
-from tests.plugins.cache import fakes
+from tests.support import seam
 
 
-def chain(rules: str, script: fakes.Script | wire.Answer) -> tuple[Rewrite, fakes.Next]:
+def chain(rules: str, script: seam.Script | wire.Answer) -> tuple[Rewrite, seam.Next]:
     text = "".join(f"    {line}\n" for line in rules.split(";"))
-    loaded = fakes.load(f". {{\n{text}}}\n")
-    nxt = fakes.Next(script)
+    loaded = seam.load(f". {{\n{text}}}\n")
+    nxt = seam.Next(script)
     handler = dict(loaded.servers[0].factories)["rewrite"](nxt)
     assert isinstance(handler, Rewrite)
     return handler, nxt
@@ -37,8 +37,8 @@ def served(h: Rewrite, req: Request) -> wire.Answer:
 
 
 def asked(rules: str, qname: str, qtype: str = "A") -> str:
-    h, nxt = chain(rules, fakes.answer("x.", "A"))
-    served(h, fakes.request(qname, qtype))
+    h, nxt = chain(rules, seam.answer("x.", "A"))
+    served(h, seam.request(qname, qtype))
     (req,) = nxt.seen
     return f"{req.name} {req.qtype}"
 
@@ -80,15 +80,15 @@ def test_first_matching_stop_rule_ends_rewriting() -> None:
     assert asked(
         "rewrite continue class HS CH;rewrite stop class CH IN;rewrite type A MX", "a.", "A"
     )
-    h, nxt = chain("rewrite continue class HS CH;rewrite stop class CH IN", fakes.answer("a.", "A"))
-    served(h, Request(fakes.query("a.", "A", rdclass="HS"), "udp", ("127.0.0.1", 1)))
+    h, nxt = chain("rewrite continue class HS CH;rewrite stop class CH IN", seam.answer("a.", "A"))
+    served(h, Request(seam.query("a.", "A", rdclass="HS"), "udp", ("127.0.0.1", 1)))
     assert nxt.seen[0].qclass == wire.CLASS_IN
 
 
 def test_a_query_no_rule_matches_passes_on_without_allocating() -> None:
-    answer = fakes.answer("web.example.", "A", ["web.example. 30 IN A 192.0.2.1"])
+    answer = seam.answer("web.example.", "A", ["web.example. 30 IN A 192.0.2.1"])
     h, nxt = chain("rewrite name a.test b.test;rewrite type AAAA A;rewrite class CH IN", answer)
-    req = fakes.request("web.example.", "A")
+    req = seam.request("web.example.", "A")
     assert h.serve(req) is answer and nxt.seen == [req], "the client's own request goes on"
     h.next = Fixed(answer)
     assert _peak_bytes(h, req) == 0
@@ -125,7 +125,7 @@ def _peak_bytes(h: Rewrite, req: Request) -> int:
 def svc_reply(req: Request) -> wire.Answer:
     """What a backend answers for ``*.cluster.local`` in the reverter tests of CoreDNS."""
     name = req.name
-    return fakes.answer(
+    return seam.answer(
         name,
         "SRV",
         [
@@ -146,8 +146,8 @@ def test_answer_name_and_value_rewrite_owners_and_targets() -> None:
         r"answer value (.*)\.cluster\.local {1}.domain.uk"
     )
     h, nxt = chain(rules, svc_reply)
-    req = fakes.request("my.domain.uk.", "SRV")
-    msg = fakes.reply(req, served(h, req))
+    req = seam.request("my.domain.uk.", "SRV")
+    msg = seam.reply(req, served(h, req))
     assert nxt.seen[0].name == "my.cluster.local."
     texts = sorted(rr.to_text() for section in msg.sections[1:] for rr in section)
     assert texts == sorted(
@@ -165,15 +165,15 @@ def test_answer_name_and_value_rewrite_owners_and_targets() -> None:
 
 def test_exact_rule_reverts_owners_and_names_below_case_insensitively() -> None:
     def upper(req: Request) -> wire.Answer:
-        return fakes.answer(
+        return seam.answer(
             "SERVICE.consul.",
             "A",
             ["SERVICE.consul. 5 IN A 10.0.0.1", "x.SERVICE.consul. 5 IN CNAME notservice.consul."],
         )
 
     h, _ = chain("rewrite name exact coredns.rocks service.consul", upper)
-    req = fakes.request("CoreDNS.rocks.", "A")
-    msg = fakes.reply(req, served(h, req))
+    req = seam.request("CoreDNS.rocks.", "A")
+    msg = seam.reply(req, served(h, req))
     texts = [rr.to_text() for rr in msg.answer]
     assert texts == [
         "CoreDNS.rocks. 5 IN A 10.0.0.1",
@@ -184,17 +184,17 @@ def test_exact_rule_reverts_owners_and_names_below_case_insensitively() -> None:
 def test_edns0_rules_with_two_stop_rules_apply_only_the_first_match() -> None:
     h, nxt = chain(
         "rewrite edns0 local replace 0xffee abcdef;rewrite edns0 local set 0xffee fedcba",
-        fakes.answer("a.", "A"),
+        seam.answer("a.", "A"),
     )
-    served(h, fakes.request("a.", "A"))
+    served(h, seam.request("a.", "A"))
     options = dns.message.from_wire(nxt.seen[0].data).options
     assert [(int(o.otype), o.to_wire()) for o in options] == [(0xFFEE, b"fedcba")]
 
 
 def test_edns0_subnet_masks_the_client_address() -> None:
-    h, nxt = chain("rewrite edns0 subnet set 24 56", fakes.answer("a.", "A"))
+    h, nxt = chain("rewrite edns0 subnet set 24 56", seam.answer("a.", "A"))
     for remote, want in (("10.240.0.1", "10.240.0.0/24"), ("fe80::42:ff:feca:4c65", "fe80::/56")):
-        served(h, Request(fakes.query("a.", "A"), "udp", (remote, 4000)))
+        served(h, Request(seam.query("a.", "A"), "udp", (remote, 4000)))
         (option,) = dns.message.from_wire(nxt.seen[-1].data).options
         assert isinstance(option, dns.edns.ECSOption)
         assert f"{option.address}/{option.srclen}" == want
@@ -202,8 +202,8 @@ def test_edns0_subnet_masks_the_client_address() -> None:
 
 def test_rcode_rule_turns_an_unwritten_error_into_a_written_reply() -> None:
     h, _ = chain("rewrite rcode a.test SERVFAIL NOERROR", wire.Answer.failure(wire.SERVFAIL, "x"))
-    req = fakes.request("a.test.", "A")
-    msg = fakes.reply(req, served(h, req))
+    req = seam.request("a.test.", "A")
+    msg = seam.reply(req, served(h, req))
     assert msg.rcode() == dns.rcode.NOERROR and not msg.answer
     assert msg.question[0].to_text() == "a.test. IN A"
 
@@ -211,8 +211,8 @@ def test_rcode_rule_turns_an_unwritten_error_into_a_written_reply() -> None:
 def test_cname_target_is_replaced_and_resolved_again() -> None:
     def chase(req: Request) -> plugin.Result:
         if req.name == "xyz.example.com.":
-            return fakes.answer(req.name, "A", ["xyz.example.com. 3600 IN A 3.4.5.6"])
-        return fakes.answer(
+            return seam.answer(req.name, "A", ["xyz.example.com. 3600 IN A 3.4.5.6"])
+        return seam.answer(
             req.name,
             "A",
             ["abc.example.com. 5 IN CNAME def.example.com.", "def.example.com. 5 IN A 1.2.3.4"],
@@ -224,9 +224,9 @@ def test_cname_target_is_replaced_and_resolved_again() -> None:
         def resolve(self, req: Request) -> plugin.Result:
             return nxt.serve(req)
 
-    req = fakes.request("abc.example.com.", "A")
+    req = seam.request("abc.example.com.", "A")
     req.table = Table()
-    msg = fakes.reply(req, served(h, req))
+    msg = seam.reply(req, served(h, req))
     assert [rr.to_text() for rr in msg.answer] == [
         "abc.example.com. 5 IN CNAME xyz.example.com.",
         "xyz.example.com. 3600 IN A 3.4.5.6",
@@ -239,13 +239,13 @@ def test_cname_lookups_that_chase_one_another_stop() -> None:
 
     def loop(req: Request) -> plugin.Result:
         other = "y" if req.name.startswith("x") else "x"
-        return fakes.answer(req.name, "A", [f"{req.name} 5 IN CNAME {other}.a."])
+        return seam.answer(req.name, "A", [f"{req.name} 5 IN CNAME {other}.a."])
 
     class Table:
         def resolve(self, req: Request) -> plugin.Result:
             return h.serve(req)
 
-    req = fakes.request("x.b.", "A")
+    req = seam.request("x.b.", "A")
     req.table = Table()
     first = dnslib.DNSRecord.parse(wire.finalize(req, served(h, req), 65535)).rr[0]
     assert (str(first.rname), str(first.rdata)) == ("x.b.", "y.b.")
@@ -256,14 +256,14 @@ def test_rewritten_replies_kept_are_bounded_in_count_and_bytes() -> None:
     h, _ = chain(r"rewrite name regex (.*)\.corp\.test {1}.svc.test answer auto", Fixed(STATIC))
     h.next = Fixed(STATIC)
     for i in range(rewrite_handler.MEMO_SIZE + 100):
-        served(h, fakes.request(f"a{i}.corp.test.", "A"))
+        served(h, seam.request(f"a{i}.corp.test.", "A"))
         assert len(h._memo) <= rewrite_handler.MEMO_SIZE
     assert h._memo, "static replies are kept"
-    big = fakes.answer("a.svc.test.", "TXT", [f'a.svc.test. 5 IN TXT "{"x" * 250}"'] * 200)
+    big = seam.answer("a.svc.test.", "TXT", [f'a.svc.test. 5 IN TXT "{"x" * 250}"'] * 200)
     big.lease = replay.PURE
     h.next = Fixed(big)
     for i in range(200):
-        served(h, fakes.request(f"b{i}.corp.test.", "TXT", proto="tcp"))
+        served(h, seam.request(f"b{i}.corp.test.", "TXT", proto="tcp"))
         assert h.memo_bytes <= rewrite_handler.MEMO_BYTES
         held = sum(len(a.body or b"") + len(r.body or b"") for a, r in h._memo.values())
         assert held == h.memo_bytes
@@ -272,12 +272,12 @@ def test_rewritten_replies_kept_are_bounded_in_count_and_bytes() -> None:
 def test_replies_of_dynamic_answers_are_not_kept() -> None:
     h, _ = chain(
         r"rewrite name regex (.*)\.corp\.test {1}.svc.test answer auto",
-        lambda req: fakes.answer(req.name, "A", [f"{req.name} 5 IN A 192.0.2.1"]),
+        lambda req: seam.answer(req.name, "A", [f"{req.name} 5 IN A 192.0.2.1"]),
     )
     for i in range(10):
-        served(h, fakes.request(f"a{i}.corp.test.", "A"))
+        served(h, seam.request(f"a{i}.corp.test.", "A"))
     assert not h._memo and h.memo_bytes == 0
 
 
-STATIC = fakes.answer("a.svc.test.", "A", ["a.svc.test. 5 IN A 192.0.2.1"])
+STATIC = seam.answer("a.svc.test.", "A", ["a.svc.test. 5 IN A 192.0.2.1"])
 STATIC.lease = replay.PURE

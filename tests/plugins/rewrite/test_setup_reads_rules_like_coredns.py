@@ -13,14 +13,13 @@ from kdns.errors import CorefileError
 from kdns.plugins.rewrite import fields
 from kdns.plugins.rewrite.handler import Rewrite
 from kdns.plugins.rewrite.matching import BadRule
-from tests.plugins.cache import fakes
-from tests.server import helpers
+from tests.support import clients, seam
 
 
 def rules(text: str) -> list[object]:
-    loaded = fakes.load(f". {{\n{text}\n    whoami\n}}\n")
+    loaded = seam.load(f". {{\n{text}\n    whoami\n}}\n")
     factories = dict(loaded.servers[0].factories)
-    handler = factories["rewrite"](fakes.Next(fakes.answer("x.", "A")))
+    handler = factories["rewrite"](seam.Next(seam.answer("x.", "A")))
     assert isinstance(handler, Rewrite)
     return list(handler.rules)
 
@@ -129,7 +128,7 @@ BAD = [
 @pytest.mark.parametrize(("text", "reason"), BAD)
 def test_bad_rules_name_file_and_line(text: str, reason: str) -> None:
     with pytest.raises(CorefileError) as err:
-        fakes.load(f". {{\n    whoami\n    {text}\n}}\n")
+        seam.load(f". {{\n    whoami\n    {text}\n}}\n")
     message = str(err.value)
     assert message.startswith("plugin/rewrite: Corefile:3 - Error during parsing: "), message
     assert reason in message
@@ -142,7 +141,7 @@ def test_bad_rule_stops_kdns_with_one_line(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=20,
-        env={**__import__("os").environ, **helpers.child_env()},
+        env={**__import__("os").environ, **clients.child_env()},
     )
     assert out.returncode == 1
     assert f"plugin/rewrite: {tmp_path / 'Corefile'}:2 - Error during parsing:" in out.stderr

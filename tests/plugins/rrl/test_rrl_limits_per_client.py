@@ -17,8 +17,7 @@ import pytest
 from kdns.errors import CorefileError
 from kdns.plugins.rrl import options as rrl_options
 from kdns.plugins.rrl.table import NANOS, Table, Verdict
-from tests.plugins.cache import fakes
-from tests.server import helpers
+from tests.support import clients, seam
 
 ZONE = "zone: example.test\nrecords:\n  web: {A: 192.0.2.1}\n"
 
@@ -63,7 +62,7 @@ def test_the_table_is_bounded_and_evicts_only_accounts_back_at_full_credit() -> 
 
 
 def parse(block: str) -> rrl_options.Options:
-    d = fakes.directive(f"example.test {{\n    rrl {{\n{block}\n    }}\n}}\n", "rrl")
+    d = seam.directive(f"example.test {{\n    rrl {{\n{block}\n    }}\n}}\n", "rrl")
     return rrl_options.parse(d, ("example.test.",))
 
 
@@ -86,7 +85,7 @@ def test_category_rates_default_to_responses_per_second() -> None:
 def test_bad_options_stop_startup(option: str) -> None:
     text = f"example.test {{\n    rrl {{\n        {option}\n    }}\n    whoami\n}}\n"
     with pytest.raises(CorefileError, match=r"^plugin/rrl: Corefile:3 - Error during parsing"):
-        fakes.load(text)
+        seam.load(text)
 
 
 def _query(qid: int) -> bytes:
@@ -152,9 +151,9 @@ def test_a_flooding_client_is_limited_while_a_light_one_is_answered(
         + ("        report-only\n" if report_only else "")
         + "    }\n    records zone.yaml\n}\n"
     )
-    metrics_port = helpers.kdnsproc.free_port()
+    metrics_port = clients.kdnsproc.free_port()
     corefile = corefile.replace("METRICS", str(metrics_port))
-    with helpers.serve(corefile, files={"zone.yaml": ZONE}) as srv:
+    with clients.serve(corefile, files={"zone.yaml": ZONE}) as srv:
         stop = threading.Event()
         flooded: dict[str, int] = {}
         flooder = threading.Thread(
@@ -193,7 +192,7 @@ def test_tcp_is_not_response_limited() -> None:
         "example.test:{port} {\n    bind 127.0.0.1\n"
         "    rrl {\n        responses-per-second 1\n    }\n    records zone.yaml\n}\n"
     )
-    with helpers.serve(corefile, files={"zone.yaml": ZONE}) as srv:
+    with clients.serve(corefile, files={"zone.yaml": ZONE}) as srv:
         replies = [srv.query("web.example.test.", "A", tcp=True) for _ in range(10)]
         udp = [srv.query("web.example.test.", "A", timeout=0.3) for _ in range(1)]
     assert all(r.answer for r in replies)
@@ -208,7 +207,7 @@ def test_replayed_replies_are_counted_and_limited_too() -> None:
         "example.test:{port} {\n    bind 127.0.0.1\n"
         "    rrl {\n        responses-per-second 5\n    }\n    records zone.yaml\n}\n"
     )
-    with helpers.serve(corefile, files={"zone.yaml": ZONE}) as srv:
+    with clients.serve(corefile, files={"zone.yaml": ZONE}) as srv:
         answered = 0
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.settimeout(0.2)
@@ -224,7 +223,7 @@ def test_replayed_replies_are_counted_and_limited_too() -> None:
 
 
 def test_a_chain_with_rrl_keeps_replies_gated_by_the_client() -> None:
-    loaded = fakes.load(
+    loaded = seam.load(
         "example.test {\n    rrl {\n        responses-per-second 5\n    }\n    whoami\n}\n"
     )
     from kdns.server.zones import Route

@@ -16,8 +16,7 @@ import dns.rdatatype
 import pytest
 
 from kdns.plugins.template.handler import MAX_CHASE_DEPTH
-from tests import kdnsproc
-from tests.server import helpers
+from tests.support import clients, kdnsproc
 
 COREFILE = """\
 .:{port} {
@@ -78,8 +77,8 @@ COREFILE = """\
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[kdnsproc.Server]:
-    metrics_port = helpers.second_port()
-    with helpers.serve(COREFILE.replace("METRICS", str(metrics_port))) as srv:
+    metrics_port = clients.second_port()
+    with clients.serve(COREFILE.replace("METRICS", str(metrics_port))) as srv:
         srv.metrics_port = metrics_port  # type: ignore[attr-defined]
         yield srv
 
@@ -156,7 +155,7 @@ def test_template_any_any_answers_chaos_class_queries_too(server: kdnsproc.Serve
 
 @pytest.mark.skipif(shutil.which("dig") is None, reason="dig is not installed")
 def test_dig_shows_the_extended_error(server: kdnsproc.Server) -> None:
-    out = helpers.run_dig("dig", server.port, "foo.invalid", "+ednsopt=15", "+tries=1")
+    out = clients.run_dig("dig", server.port, "foo.invalid", "+ednsopt=15", "+tries=1")
     assert "status: NXDOMAIN" in out.stdout, out.stdout
     assert "EDE: 21" in out.stdout and "Blocked according to RFC2606" in out.stdout, out.stdout
 
@@ -202,15 +201,15 @@ def test_a_cname_target_is_resolved_through_the_server(server: kdnsproc.Server) 
 def test_a_cname_to_itself_is_followed_a_bounded_number_of_times(
     server: kdnsproc.Server,
 ) -> None:
-    query = helpers.make_query("x.loop.test.", "A")
-    reply = helpers.tcp_exchange(query.to_wire(), server.port)
+    query = clients.make_query("x.loop.test.", "A")
+    reply = clients.tcp_exchange(query.to_wire(), server.port)
     ancount = struct.unpack_from("!H", reply, 6)[0]
     # The query's own CNAME, then one per re-entry of the chain, up to MAX_CHASE_DEPTH.
     assert ancount == 1 + MAX_CHASE_DEPTH
 
 
 def test_refused_is_sent_once_with_the_templates_records(server: kdnsproc.Server) -> None:
-    query = helpers.make_query("x.refused.test.", "A")
+    query = clients.make_query("x.refused.test.", "A")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(2)
         sock.sendto(query.to_wire(), ("127.0.0.1", server.port))
@@ -236,7 +235,7 @@ def test_template_data_match_type_and_zone(server: kdnsproc.Server) -> None:
 def test_a_reply_built_from_remote_is_never_replayed_to_another_client(
     server: kdnsproc.Server,
 ) -> None:
-    query = helpers.make_query("same.remote.test.", "A", qid=4242).to_wire()
+    query = clients.make_query("same.remote.test.", "A", qid=4242).to_wire()
     seen = []
     for source in ("127.0.0.1", "127.0.0.1", "127.0.0.2", "127.0.0.3"):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:

@@ -7,20 +7,20 @@ import pytest
 from kdns import wire
 from kdns.plugins.template import setup
 from kdns.plugins.template.handler import TemplateHandler
-from tests.plugins.cache import fakes
+from tests.support import seam
 
-NEXT_ANSWER = fakes.answer("next.example.", "A", ["next.example. 5 IN A 192.0.2.99"])
+NEXT_ANSWER = seam.answer("next.example.", "A", ["next.example. 5 IN A 192.0.2.99"])
 
 
-def handler(body: str, args: str = "IN A example.") -> tuple[TemplateHandler, fakes.Next]:
+def handler(body: str, args: str = "IN A example.") -> tuple[TemplateHandler, seam.Next]:
     text = f". {{\n    template {args} {{\n{body}\n    }}\n}}\n"
-    template = setup.parse(fakes.directive(text, "template"), (".",))
-    nxt = fakes.Next(NEXT_ANSWER)
+    template = setup.parse(seam.directive(text, "template"), (".",))
+    nxt = seam.Next(NEXT_ANSWER)
     return TemplateHandler(template, nxt), nxt
 
 
 def serve(h: TemplateHandler, name: str, rdtype: str = "A", **kw: object) -> wire.Answer:
-    answer = h.serve(fakes.request(name, rdtype, **kw))  # type: ignore[arg-type]
+    answer = h.serve(seam.request(name, rdtype, **kw))  # type: ignore[arg-type]
     assert isinstance(answer, wire.Answer)
     return answer
 
@@ -37,7 +37,7 @@ def test_names_outside_the_zones_and_other_types_go_to_the_next_plugin() -> None
 
 def test_an_any_query_matches_a_template_of_any_type_and_sees_its_type() -> None:
     h, _ = handler('      answer "{{ .Name }} 60 IN TXT {{ .Type }}-{{ .Class }}"')
-    reply = fakes.reply(req := fakes.request("a.example.", "ANY"), h.serve(req))  # type: ignore[arg-type]
+    reply = seam.reply(req := seam.request("a.example.", "ANY"), h.serve(req))  # type: ignore[arg-type]
     assert [rr.to_text() for rr in reply.answer[0]] == ['"A-IN"']
 
 

@@ -16,8 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests import kdnsproc
-from tests.server import helpers
+from tests.support import clients, kdnsproc
 
 COREFILE = """\
 .:{port} {
@@ -37,7 +36,7 @@ SPECIAL = b'.\\$ "();@\x00\xff\x7fAZaz09-_*'
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[kdnsproc.Server]:
-    with helpers.serve(COREFILE) as srv:
+    with clients.serve(COREFILE) as srv:
         yield srv
 
 
@@ -60,7 +59,7 @@ def test_the_rendered_owner_is_the_question(
 ) -> None:
     name = dns.name.Name([*prefix, b"echo", b"test", b""])
     query = dns.message.make_query(name, rdtype)
-    reply = helpers.exchange(query.to_wire(), server.port, proto="tcp" if tcp else "udp")
+    reply = clients.exchange(query.to_wire(), server.port, proto="tcp" if tcp else "udp")
     assert reply is not None
     parsed = dns.message.from_wire(reply)
     assert parsed.rcode() == dns.rcode.NOERROR, parsed

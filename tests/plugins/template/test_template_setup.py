@@ -12,15 +12,14 @@ from kdns.errors import CorefileError
 from kdns.pkg import fall
 from kdns.plugins.template import setup
 from kdns.plugins.template.handler import TemplateHandler
-from tests.plugins.cache import fakes
-from tests.server import helpers
+from tests.support import clients, seam
 
 BLOCK = ("example.org.",)
 
 
 def parse(body: str, *, args: str = "IN A") -> setup.Template:
     text = f"example.org {{\n    template {args} {{\n{body}\n    }}\n}}\n"
-    return setup.parse(fakes.directive(text, "template", filename="/etc/kdns/Corefile"), BLOCK)
+    return setup.parse(seam.directive(text, "template", filename="/etc/kdns/Corefile"), BLOCK)
 
 
 def error(body: str, *, args: str = "IN A") -> str:
@@ -39,7 +38,7 @@ def test_defaults() -> None:
 
 def test_no_block_and_any_any_are_valid() -> None:
     text = "example.org {\n    template ANY ANY\n}\n"
-    t = setup.parse(fakes.directive(text, "template"), BLOCK)
+    t = setup.parse(seam.directive(text, "template"), BLOCK)
     assert (t.qclass, t.qtype) == (255, 255)
 
 
@@ -115,7 +114,7 @@ def test_record_data_that_depends_on_the_query_is_checked_per_query() -> None:
 
 
 def test_each_template_line_is_a_link_of_the_chain_in_corefile_order() -> None:
-    loaded = fakes.load(
+    loaded = seam.load(
         "example.org {\n"
         "    template IN A a.example.org {\n      rcode NXDOMAIN\n    }\n"
         "    whoami\n"
@@ -136,7 +135,7 @@ def test_a_bad_template_stops_kdns_at_start_with_file_and_line(tmp_path: Path) -
     corefile.write_text(
         '.:1053 {\n    template IN A {\n      answer "{{ lower .Name }} 60 IN A 1.2.3.4"\n    }\n}\n'
     )
-    done = helpers.run_kdns(["-conf", str(corefile)], cwd=tmp_path)
+    done = clients.run_kdns(["-conf", str(corefile)], cwd=tmp_path)
     assert done.returncode != 0
     err = done.stdout + done.stderr
     assert re.search(r"Corefile:3 - Error during parsing: .*function \"lower\" not defined", err)

@@ -1,6 +1,6 @@
 """Client-side tools shared by the end-to-end tests: raw UDP/TCP exchanges, dig, kdns runs.
 
-The tests talk to a real ``python -m kdns`` started by ``tests.kdnsproc``. The child gets the
+The tests talk to a real ``python -m kdns`` started by ``tests.support.kdnsproc``. The child gets the
 repository on its PYTHONPATH, so the suite runs from a checkout whether or not kdns is installed.
 """
 
@@ -20,7 +20,7 @@ import dns.message
 import dns.rdataclass
 import dns.rdatatype
 
-from tests import kdnsproc
+from tests.support import kdnsproc
 
 REPO = Path(__file__).resolve().parents[2]
 LOCALHOST = "127.0.0.1"

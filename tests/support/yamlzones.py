@@ -14,8 +14,9 @@ import dns.rcode
 import dnslib
 
 from kdns import plugin, wire
+from kdns.authority import answers, zonedata
 from kdns.pkg import fall
-from kdns.plugins.records import answers, handler, zonedata
+from kdns.plugins.records import handler, yamlfile
 from kdns.request import Request
 
 #: What the fake next plugin answers, so a test can tell "passed on" from any real answer.
@@ -53,7 +54,7 @@ def make(
     memo_size: int = answers.MEMO_SIZE,
 ) -> tuple[handler.Records, NextHandler]:
     path = write(tmp_path / "zone.yaml", text)
-    zones = zonedata.build([zonedata.read(path)])
+    zones = yamlfile.build([zonedata.read(path)])
     following = NextHandler()
     table = answers.Table(zones, fall=fallthrough, memo_size=memo_size)
     return handler.Records(following, table), following

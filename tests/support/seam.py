@@ -1,4 +1,4 @@
-"""Fakes at the plugin seam, shared by the cache, loadbalance and hosts tests.
+"""Fakes at the plugin seam, shared by the plugin tests that call one handler directly.
 
 ``Next`` is the handler after the one under test: it answers from a script of rendered
 ``Answer``s (or awaitables) and counts the queries that reach it. ``Clock`` is the injectable

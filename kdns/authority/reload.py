@@ -1,10 +1,10 @@
-"""``reload DURATION``: poll the records files and swap in new answers when they change.
+"""``reload DURATION``: poll the zone files (records, file) and swap in new answers when they change.
 
 Each tick stats every file; only a file whose (mtime, size, inode) moved is read, and only a
 change of content hash rebuilds anything, so a ConfigMap's ``..data`` symlink swap without a
 content change does nothing. Parsing and rendering run in a worker thread; the swap happens in
 the event loop. A file that no longer loads keeps the old answers and logs
-``plugin/records: FILE:LINE - reason`` once per broken content.
+``plugin/NAME: FILE:LINE - reason`` once per broken content.
 """
 
 from __future__ import annotations
@@ -15,13 +15,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from kdns.authority import answers, zonedata
 from kdns.pkg import poller
-from kdns.plugins.records import answers, zonedata
-
-log = logging.getLogger("kdns.plugin.records")
 
 Build = Callable[[list[zonedata.Zone]], answers.Table]
-#: Turns the files as read into zones (YAML records files by default; zone files for *file*).
+#: Turns the files as read into zones (YAML for *records*, RFC 1035 zone files for *file*).
 Parse = Callable[[list[zonedata.Source]], list[zonedata.Zone]]
 
 
@@ -32,13 +30,14 @@ class Watcher:
         sources: list[zonedata.Source],
         interval: float,
         build: Build,
-        parse: Parse = zonedata.build,
-        plugin: str = "records",
+        parse: Parse,
+        plugin: str,
     ) -> None:
         self.interval = interval
         self.build = build
         self.parse = parse
         self.plugin = plugin
+        self.log = logging.getLogger(f"kdns.plugin.{plugin}")
         self.sources = list(sources)
         self._stats: dict[Path, tuple[int, int, int] | None] = {
             s.path: s.stat for s in self.sources
@@ -49,7 +48,7 @@ class Watcher:
             self.check,
             interval=self.interval,
             name=f"{plugin}-reload",
-            log=log,
+            log=self.log,
             failure=f"plugin/{plugin}: reload check failed",
         )
 
@@ -99,7 +98,7 @@ class Watcher:
         for listener in self._listeners:
             listener(table)
         names = ", ".join(z.name for z in table.zones)
-        log.info(
+        self.log.info(
             "plugin/%s: reloaded %s (zones %s)", self.plugin, ", ".join(map(str, paths)), names
         )
         return True
@@ -111,7 +110,7 @@ class Watcher:
         if state == self._failed:
             return  # already said for this content; say it again only when it changes
         self._failed = state
-        log.error("plugin/%s: %s", self.plugin, err)
+        self.log.error("plugin/%s: %s", self.plugin, err)
 
 
 def _read_all(paths: list[Path]) -> list[zonedata.Source]:

@@ -1,11 +1,11 @@
-"""The pure helpers of kdns.records: cluster name grammar, reverse names, dashed addresses."""
+"""The pure helpers of kdns.cluster: cluster name grammar, reverse names, dashed addresses."""
 
 from __future__ import annotations
 
 import pytest
 
-from kdns.records import kubernetes, names, reverse
-from kdns.records.names import RecordRequest
+from kdns.cluster import kubernetes, names, reverse
+from kdns.cluster.names import RecordRequest
 
 
 @pytest.mark.parametrize(

@@ -23,13 +23,13 @@ import dns.rcode
 import dnslib
 
 from kdns import plugin, render, wire
+from kdns.cluster import kubernetes as records
 from kdns.kube import store
 from kdns.pkg import fall
 from kdns.plugins.kubernetes import answers, handler
-from kdns.records import kubernetes as records
 from kdns.request import Request
 from kdns.server.zones import Route, ZoneTable
-from tests.fakes import apiserver as fa
+from tests.support import apiserver as fa
 
 Obj = dict[str, Any]
 

@@ -51,7 +51,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from tests.fakes import selectors
+from tests.support import selectors
 
 Obj = dict[str, Any]
 Key = tuple[str, str]

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import dnslib
 
 from kdns import wire
-from kdns.plugins.records import zonedata
-from kdns.plugins.records.zonedata import RRset, Zone
+from kdns.authority import zonedata
+from kdns.authority.zonedata import RRset, Zone
 
 ANY = 255
 DS = 43

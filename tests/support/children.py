@@ -14,7 +14,7 @@ import dns.message
 import dns.query
 import dns.rcode
 
-from tests import kdnsproc
+from tests.support import kdnsproc
 
 REPO = Path(__file__).resolve().parents[3]
 HOST = "127.0.0.1"

@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests import kdnsproc
-from tests.fakes import apiserver as fa
+from tests.support import apiserver as fa
+from tests.support import kdnsproc
 
 R = TypeVar("R")
 

@@ -23,8 +23,8 @@ from collections.abc import Iterable
 import dnslib
 
 from kdns import render, replay, wire
+from kdns.authority import lookup, zonedata
 from kdns.pkg import fall as fall_
-from kdns.plugins.records import lookup, zonedata
 
 #: Default bound of the miss memo.
 MEMO_SIZE = 10_000

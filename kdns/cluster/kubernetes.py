@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import dnslib
 
 from kdns import wire
+from kdns.cluster import names, reverse
 from kdns.kube import objects, store
-from kdns.records import names, reverse
 
 log = logging.getLogger("kdns.plugin.kubernetes")
 

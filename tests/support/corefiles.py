@@ -20,7 +20,7 @@ import dataclasses
 import re
 from pathlib import Path
 
-from tests import kdnsproc
+from tests.support import kdnsproc
 
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "corefiles"
 SENTINEL = "# ==== Corefile follows"

@@ -1,1 +1,0 @@
-"""Test doubles at the seams: the fake kube-apiserver (``apiserver``) and friends."""
