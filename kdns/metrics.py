@@ -257,3 +257,10 @@ TCP_CONNECTIONS = family(
     ("server",),
     kind="gauge",
 )
+
+
+def server_label(scheme: str, host: str, port: int) -> str:
+    """CoreDNS's ``server`` metric label: ``dns://:53``, or ``dns://127.0.0.1:53`` with bind."""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install everything the test suite needs, then run it: ruff, then pytest.
+# Install everything the test suite needs, then run it: ruff, the import layers, then pytest.
 #
 #   bash tests/run.sh [--python PYTHON] [PYTEST ARGS...]
 #
@@ -45,4 +45,5 @@ fi
 "$py" -m pip install -q --disable-pip-version-check -e '.[test]'
 "$py" -m ruff check .
 "$py" -m ruff format --check .
+"$(dirname "$py")/lint-imports" --no-cache  # the layers: [tool.importlinter] in pyproject.toml
 exec "$py" -m pytest -q -p no:cacheprovider "$@"

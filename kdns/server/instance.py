@@ -14,6 +14,7 @@ import socket
 
 from kdns import config
 from kdns.errors import ListenError
+from kdns.metrics import server_label
 from kdns.server.tcp import TCPListener, Timeouts
 from kdns.server.udp import UDPListener
 from kdns.server.zones import Route, ZoneTable
@@ -30,13 +31,6 @@ def _ipv6_available() -> bool:
     except OSError:
         return False
     return True
-
-
-def server_label(scheme: str, host: str, port: int) -> str:
-    """CoreDNS's ``server`` metric label: ``dns://:53``, or ``dns://127.0.0.1:53`` with bind."""
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{scheme}://{host}:{port}"
 
 
 class Instance:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import ipaddress
 
 from kdns import config, corefile
-from kdns.plugins.bind import interfaces
+from kdns.pkg import interfaces
 
 
 def _expand(d: corefile.Directive, items: tuple[str, ...]) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,21 +11,10 @@ from kdns.errors import CorefileError
 from kdns.pkg import fall
 from kdns.plugins.file import zonefile
 from kdns.plugins.file.handler import File
+from kdns.plugins.file.options import DEFAULT_RELOAD, Options
 
 if TYPE_CHECKING:
     from kdns import config, corefile
-
-#: CoreDNS's default: the file is checked for changes every minute.
-DEFAULT_RELOAD = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    path: Path
-    #: Absolute zone names, lower-case; the file is read once per zone with it as origin.
-    zones: tuple[str, ...]
-    reload: float = DEFAULT_RELOAD
-    fallthrough: fall.Fall = fall.ZERO
 
 
 def parse(d: corefile.Directive, block_zones: tuple[str, ...]) -> Options:

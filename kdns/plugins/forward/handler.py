@@ -25,17 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import TYPE_CHECKING
 
 from kdns import plugin, replay, wire
 from kdns.pkg.upstream import errors, message, transport
 from kdns.pkg.upstream.proxy import Proxy
 from kdns.plugins.forward.metrics import METRICS
+from kdns.plugins.forward.options import Options
 from kdns.plugins.forward.policy import Policy
 from kdns.request import TCP, Request
-
-if TYPE_CHECKING:
-    from kdns.plugins.forward.setup import Options
 
 #: CoreDNS's overall deadline for one query, across every upstream tried.
 DEADLINE = 5.0

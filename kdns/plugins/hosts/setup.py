@@ -4,7 +4,6 @@ fallthrough [ZONES...] }``, with CoreDNS's defaults and error wording."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,33 +11,13 @@ from kdns import wire
 from kdns.pkg import duration, fall
 from kdns.plugins.hosts import hostsfile
 from kdns.plugins.hosts.handler import Hosts
+from kdns.plugins.hosts.options import DEFAULT_FILE, DEFAULT_RELOAD, DEFAULT_TTL, Options
 from kdns.plugins.hosts.source import Source, Watcher
 
 if TYPE_CHECKING:
     from kdns import config, corefile, plugin
 
 log = logging.getLogger("kdns.plugin.hosts")
-
-DEFAULT_FILE = Path("/etc/hosts")
-#: CoreDNS's defaults: TTL of the records served, and seconds between checks of the file.
-DEFAULT_TTL = 3600
-DEFAULT_RELOAD = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    #: The hosts file; a relative path is resolved against the Corefile's directory.
-    path: Path
-    #: Zones the plugin answers for: lower-case names with a trailing dot.
-    zones: tuple[str, ...]
-    #: The inline entries, one hosts line each.
-    inline: tuple[str, ...] = ()
-    ttl: int = DEFAULT_TTL
-    #: Serve PTR records for the entries' addresses.
-    reverse: bool = True
-    #: Seconds between checks of the file; 0 never re-reads it.
-    reload: float = DEFAULT_RELOAD
-    fallthrough: fall.Fall = fall.ZERO
 
 
 def parse(d: corefile.Directive, block_zones: tuple[str, ...]) -> Options:

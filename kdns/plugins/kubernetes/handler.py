@@ -9,7 +9,6 @@ are resolved through the server's own chain.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import dnslib
 
@@ -18,10 +17,8 @@ from kdns.cluster import kubernetes as records
 from kdns.kube import store
 from kdns.pkg.fall import Fall
 from kdns.plugins.kubernetes import answers
+from kdns.plugins.kubernetes.options import Options
 from kdns.request import Request
-
-if TYPE_CHECKING:
-    from kdns.plugins.kubernetes import setup
 
 log = logging.getLogger("kdns.plugin.kubernetes")
 
@@ -43,10 +40,10 @@ class Kubernetes:
         synthesizer: records.Synthesizer,
         fall: Fall,
         cache: answers.Answers | None = None,
-        options: setup.Options | None = None,
+        options: Options | None = None,
     ) -> None:
         self.next = next
-        #: The parsed directive (``setup.Options``), when built from a Corefile.
+        #: The parsed directive (``Options``), when built from a Corefile.
         self.options = options
         self.synth = synthesizer
         self.store = synthesizer.store

@@ -11,23 +11,22 @@ from kdns.cluster import kubernetes as records
 from kdns.cluster import reverse
 from kdns.kube import client as kclient
 from kdns.kube import controller as kcontroller
-from kdns.pkg import duration, fall
-from kdns.plugins.bind import interfaces
+from kdns.pkg import duration, fall, interfaces
 from kdns.plugins.kubernetes import programming
 from kdns.plugins.kubernetes.handler import Kubernetes
+from kdns.plugins.kubernetes.options import STARTUP_TIMEOUT, Options
 
 log = logging.getLogger("kdns.plugin.kubernetes")
 
-#: CoreDNS waits this long at startup for the first sync, then serves anyway.
-STARTUP_TIMEOUT = 5.0
 _PODS = ("disabled", "insecure", "verified")
+
 #: Accepted for compatibility; kdns does not rate-limit its API requests.
 _IGNORED = ("apiserver_qps", "apiserver_burst", "apiserver_max_inflight")
 
 
-def _zones(d: corefile.Directive, c: config.Controller) -> tuple[str, ...]:
+def _zones(d: corefile.Directive, block_zones: tuple[str, ...]) -> tuple[str, ...]:
     out: list[str] = []
-    for arg in d.args or c.zones:
+    for arg in d.args or block_zones:
         try:
             out.extend(fall.normalize(arg))
         except ValueError as err:
@@ -54,20 +53,11 @@ def _local_addresses(c: config.Controller) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Options:
-    """Everything the directive says, parsed: what to watch, how to answer, when to pass on."""
-
-    kube: kcontroller.KubeOptions
-    settings: records.Settings
-    fallthrough: fall.Fall
-    #: Seconds startup waits for the first sync before serving anyway.
-    startup_timeout: float
-
-
-def parse(d: corefile.Directive, c: config.Controller) -> Options:
-    """Read ``kubernetes [ZONES...] { ... }``; errors carry the offending line."""
-    zones = _zones(d, c)
+def parse(d: corefile.Directive, block_zones: tuple[str, ...]) -> Options:
+    """Read ``kubernetes [ZONES...] { ... }`` in a block serving ``block_zones``; errors carry the
+    offending line. Pure: kdns's own addresses (``settings.local_addresses``) are added by
+    `setup`."""
+    zones = _zones(d, block_zones)
     kube: dict[str, object] = {}
     settings: dict[str, object] = {}
     falls = fall.ZERO
@@ -135,7 +125,6 @@ def parse(d: corefile.Directive, c: config.Controller) -> Options:
         kube=kcontroller.KubeOptions(**kube),  # type: ignore[arg-type]
         settings=records.Settings(
             zones=zones,
-            local_addresses=_local_addresses(c),
             **settings,  # type: ignore[arg-type]
         ),
         fallthrough=falls,
@@ -160,7 +149,9 @@ class _Caches:
 
 def setup(d: corefile.Directive, c: config.Controller) -> None:
     c.once_per_block()
-    options = parse(d, c)
+    options = parse(d, c.zones)
+    settings = dataclasses.replace(options.settings, local_addresses=_local_addresses(c))
+    options = dataclasses.replace(options, settings=settings)
     try:
         # Files are checked now, so -validate and a reload see them; credentials that need
         # running something (exec plugins) or the in-cluster environment load at start.

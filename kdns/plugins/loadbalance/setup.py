@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kdns.plugins.loadbalance.handler import LoadBalance
+from kdns.plugins.loadbalance.options import Options
 from kdns.plugins.loadbalance.plan import Network
 
 if TYPE_CHECKING:
@@ -14,12 +14,6 @@ if TYPE_CHECKING:
 
 ROUND_ROBIN = "round_robin"
 WEIGHTED = "weighted"
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    #: Networks whose addresses go first, in this order.
-    prefer: tuple[Network, ...] = ()
 
 
 def parse(d: corefile.Directive) -> Options:

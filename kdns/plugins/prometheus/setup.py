@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from kdns import config, corefile, http, metrics
 from kdns.errors import ConfigError
+from kdns.metrics import server_label
 from kdns.plugins.prometheus.handler import Endpoint, Metrics
-from kdns.server.instance import server_label
 
 DEFAULT_ADDRESS = "localhost:9153"
 

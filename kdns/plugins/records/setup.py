@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,24 +13,12 @@ from kdns.errors import CorefileError
 from kdns.pkg import fall
 from kdns.plugins.records import yamlfile
 from kdns.plugins.records.handler import Records
+from kdns.plugins.records.options import DEFAULT_RELOAD, Options
 
 if TYPE_CHECKING:
     from kdns import config, corefile
 
 log = logging.getLogger("kdns.plugin.records")
-
-#: Default reload interval: none. Records change when the files are edited by hand or a
-#: ConfigMap is updated; either is opted into with ``reload``, so an idle server does no I/O.
-DEFAULT_RELOAD = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    #: Files to load, resolved against the directory of the Corefile naming them.
-    files: tuple[Path, ...]
-    #: Seconds between checks of the files; 0 means never.
-    reload: float = DEFAULT_RELOAD
-    fallthrough: fall.Fall = fall.ZERO
 
 
 def parse(d: corefile.Directive) -> Options:

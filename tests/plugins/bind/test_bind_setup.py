@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kdns.errors import CorefileError
-from kdns.plugins.bind import interfaces
+from kdns.pkg import interfaces
 from tests.support import seam
 
 

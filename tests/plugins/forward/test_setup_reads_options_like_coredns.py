@@ -10,7 +10,7 @@ import pytest
 from kdns import config, corefile, wire
 from kdns.errors import CorefileError
 from kdns.plugins.forward import setup
-from kdns.plugins.forward.setup import Options, Upstream
+from kdns.plugins.forward.options import Options, Upstream
 
 
 def parse(body: str) -> Options:

@@ -9,12 +9,13 @@ import pytest
 from kdns.errors import CorefileError
 from kdns.pkg import fall
 from kdns.plugins.hosts import setup
+from kdns.plugins.hosts.options import Options
 from tests.support import seam
 
 BLOCK = ("example.org.",)
 
 
-def parse(line: str, *, filename: str = "/etc/kdns/Corefile") -> setup.Options:
+def parse(line: str, *, filename: str = "/etc/kdns/Corefile") -> Options:
     text = f"example.org {{\n    {line}\n}}\n"
     return setup.parse(seam.directive(text, "hosts", filename=filename), BLOCK)
 

@@ -11,8 +11,8 @@ from kdns.errors import CorefileError
 from kdns.kube import client as kclient
 from kdns.kube import controller, store
 from kdns.pkg import fall
-from kdns.plugins.kubernetes import setup
 from kdns.plugins.kubernetes.handler import Kubernetes
+from kdns.plugins.kubernetes.options import Options
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +35,7 @@ def kubernetes(text: str) -> Kubernetes:
     raise AssertionError("no kubernetes handler in the chain")
 
 
-def options(text: str) -> setup.Options:
+def options(text: str) -> Options:
     found = kubernetes(text).options
     assert found is not None
     return found

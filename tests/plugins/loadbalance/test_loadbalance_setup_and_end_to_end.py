@@ -9,16 +9,17 @@ import pytest
 
 from kdns.errors import CorefileError
 from kdns.plugins.loadbalance import setup
+from kdns.plugins.loadbalance.options import Options
 from tests.support import clients, seam
 
 
-def parse(line: str) -> setup.Options:
+def parse(line: str) -> Options:
     return setup.parse(seam.directive(f". {{\n    {line}\n}}\n", "loadbalance"))
 
 
 def test_round_robin_is_the_default_policy() -> None:
-    assert parse("loadbalance") == setup.Options()
-    assert parse("loadbalance round_robin") == setup.Options()
+    assert parse("loadbalance") == Options()
+    assert parse("loadbalance round_robin") == Options()
 
 
 def test_prefer_networks_in_order() -> None:
