@@ -30,6 +30,7 @@ from kdns.plugins.kubernetes import answers, handler
 from kdns.request import Request
 from kdns.server.zones import Route, ZoneTable
 from tests.support import apiserver as fa
+from tests.support.seam import NextHandler
 
 Obj = dict[str, Any]
 
@@ -265,23 +266,6 @@ def fixture_objects() -> dict[store.Kind, list[Obj]]:
 
 
 # --- the handler over it --------------------------------------------------------------------------
-
-#: What the fake next plugin answers, so a test can tell "passed on" from a real answer.
-PASSED_RCODE = wire.NOTIMP
-
-
-class NextHandler:
-    """CoreDNS's test.NextHandler: records the names that reached it."""
-
-    name = "next"
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    def serve(self, req: Request) -> plugin.Result:
-        self.seen.append(req.original_name)
-        return wire.Answer.failure(PASSED_RCODE, "reached the next plugin")
-
 
 OUTSIDE_ZONE = "example.org."
 

@@ -37,6 +37,24 @@ class Clock:
         self.now += seconds
 
 
+#: What `NextHandler` answers, so a test can tell "passed on" from any real answer.
+PASSED_RCODE = wire.NOTIMP
+PASSED = wire.Answer.failure(PASSED_RCODE, "reached the next plugin")
+
+
+class NextHandler:
+    """CoreDNS's test.NextHandler: records the names that reached it, answers `PASSED`."""
+
+    name = "next"
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def serve(self, req: Request) -> plugin.Result:
+        self.seen.append(req.original_name)
+        return PASSED
+
+
 class Next:
     """The next plugin: answers with ``script(req)`` and records every query it sees."""
 

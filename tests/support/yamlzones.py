@@ -18,23 +18,7 @@ from kdns.authority import answers, zonedata
 from kdns.pkg import fall
 from kdns.plugins.records import handler, yamlfile
 from kdns.request import Request
-
-#: What the fake next plugin answers, so a test can tell "passed on" from any real answer.
-PASSED = wire.Answer.failure(wire.NOTIMP, "reached the next plugin")
-
-
-class NextHandler:
-    """CoreDNS's test.NextHandler: records what reached it."""
-
-    name = "next"
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    def serve(self, req: Request) -> plugin.Result:
-        self.seen.append(req.original_name)
-        return PASSED
-
+from tests.support.seam import NextHandler
 
 #: Modification time given to every file written here: synthesised SOA serials are mtimes.
 SERIAL = 1_700_000_000

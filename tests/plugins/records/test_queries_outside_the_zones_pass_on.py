@@ -10,6 +10,7 @@ import pytest
 
 from kdns.pkg import fall
 from tests.support import yamlzones
+from tests.support.seam import PASSED
 
 ZONE = """\
 zone: example.test
@@ -28,7 +29,7 @@ records:
 )
 def test_names_outside_the_zones_go_to_the_next_plugin(tmp_path: Path, name: str) -> None:
     h, following = yamlzones.make(tmp_path, ZONE)
-    assert yamlzones.raw(h, name, "A") is yamlzones.PASSED
+    assert yamlzones.raw(h, name, "A") is PASSED
     assert len(following.seen) == 1
     # Foreign names are not memoized: a flood of them cannot evict the zone's own answers.
     assert len(h.table.memo) == 0
@@ -36,9 +37,9 @@ def test_names_outside_the_zones_go_to_the_next_plugin(tmp_path: Path, name: str
 
 def test_bare_fallthrough_passes_every_nxdomain_on(tmp_path: Path) -> None:
     h, following = yamlzones.make(tmp_path, ZONE, fallthrough=fall.ROOT)
-    assert yamlzones.raw(h, "nope.example.test.", "A") is yamlzones.PASSED
-    assert yamlzones.raw(h, "nope.example.test.", "A") is yamlzones.PASSED  # memoized as "pass on"
-    assert yamlzones.raw(h, "9.0.0.10.in-addr.arpa.", "PTR") is yamlzones.PASSED
+    assert yamlzones.raw(h, "nope.example.test.", "A") is PASSED
+    assert yamlzones.raw(h, "nope.example.test.", "A") is PASSED  # memoized as "pass on"
+    assert yamlzones.raw(h, "9.0.0.10.in-addr.arpa.", "PTR") is PASSED
     assert following.seen == ["nope.example.test.", "nope.example.test.", "9.0.0.10.in-addr.arpa."]
     # NODATA is an answer, not a missing name: it never falls through.
     assert yamlzones.ask(h, "web.example.test.", "AAAA").rcode == "NOERROR"
@@ -49,7 +50,7 @@ def test_bare_fallthrough_passes_every_nxdomain_on(tmp_path: Path) -> None:
 
 def test_fallthrough_with_zones_passes_only_those(tmp_path: Path) -> None:
     h, following = yamlzones.make(tmp_path, ZONE, fallthrough=fall.from_args(("in-addr.arpa",)))
-    assert yamlzones.raw(h, "9.0.0.10.in-addr.arpa.", "PTR") is yamlzones.PASSED
+    assert yamlzones.raw(h, "9.0.0.10.in-addr.arpa.", "PTR") is PASSED
     assert yamlzones.ask(h, "nope.example.test.", "A").rcode == "NXDOMAIN"
     assert following.seen == ["9.0.0.10.in-addr.arpa."]
 
