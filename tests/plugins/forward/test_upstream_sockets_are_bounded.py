@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import resource
 import socket
-import struct
 import threading
 import time
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from types import TracebackType
 import dns.message
 import dns.rcode
 
-from tests.support import children
+from tests.support import children, clients
 from tests.support.upstream import FakeUpstream
 
 #: The documented caps (kdns/plugins/forward/README.md, "Sockets").
@@ -96,26 +95,12 @@ def pipeline_tcp(
 ) -> list[dns.message.Message]:
     """Every query on the TCP connection ``sock``, written while replies are read; the
     replies."""
-    replies: list[dns.message.Message] = []
-    sock.settimeout(timeout)
-    payload = b"".join(struct.pack("!H", len(w)) + w for w in wires)
+    payload = b"".join(clients.frame(w) for w in wires)
     writer = threading.Thread(target=sock.sendall, args=(payload,), daemon=True)
     writer.start()
-    deadline = time.monotonic() + timeout
-    buf = b""
-    while len(replies) < len(wires) and time.monotonic() < deadline:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
-        while len(buf) >= 2:
-            (length,) = struct.unpack_from("!H", buf)
-            if len(buf) < 2 + length:
-                break
-            replies.append(dns.message.from_wire(buf[2 : 2 + length]))
-            buf = buf[2 + length :]
+    frames = clients.read_frames(sock, len(wires), timeout=timeout)
     writer.join(5)
-    return replies
+    return [dns.message.from_wire(f) for f in frames]
 
 
 def connect(port: int) -> socket.socket:
