@@ -9,8 +9,9 @@ without an SOA there is no NXDOMAIN to give (CoreDNS's comment says the same).
 
 from __future__ import annotations
 
-from kdns import plugin, replay, wire
+from kdns import plugin, wire
 from kdns.pkg import fall as fall_
+from kdns.pkg.hits import HitTable
 from kdns.plugins.hosts import hostsfile, table
 from kdns.request import Request
 
@@ -18,7 +19,7 @@ from kdns.request import Request
 NO_SUCH_HOST = wire.Answer.failure(wire.SERVFAIL)
 
 
-class Hosts:
+class Hosts(HitTable[table.Table]):
     name = "hosts"
 
     def __init__(
@@ -29,25 +30,9 @@ class Hosts:
         zones: frozenset[bytes],
         fall: fall_.Fall = fall_.ZERO,
     ) -> None:
-        self.next = next
         self.zones = zones
         self.fall = fall
-        #: What answers and pass-on decisions depend on: the entries; ended when they change.
-        self.lease = replay.Lease()
-        self.install(current)
-
-    def install(self, current: table.Table) -> None:
-        """Serve ``current`` from the next query on; replies built from the old entries end."""
-        self._hits = current.hits
-        self.table = current
-        self.lease.end()
-        self.lease = replay.Lease()
-
-    def serve(self, req: Request) -> plugin.Result:
-        answer = self._hits.get(req.key)
-        if answer is not None:
-            return answer
-        return self._miss(req)
+        super().__init__(next, current)
 
     def _miss(self, req: Request) -> plugin.Result:
         if req.qtype == table.TYPE_PTR:
