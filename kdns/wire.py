@@ -13,7 +13,7 @@ the question) in front of bytes that were rendered once.
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, final
 
 from kdns.errors import KdnsError
 
@@ -419,6 +419,7 @@ class Query:
         return error_reply(self.data, rcode, question_end=self.question_end, opt=self.opt)
 
 
+@final
 class Answer:
     """A reply rendered once and served many times.
 
@@ -428,6 +429,8 @@ class Answer:
     reply can be cut at a record boundary. ``body is None`` marks an error that the
     server writes itself (SERVFAIL, REFUSED, FORMERR, NOTIMP), the CoreDNS contract;
     ``error`` then says why, for the errors plugin.
+
+    Final: the hot path tells a ready answer from an awaitable by ``type(x) is Answer``.
     """
 
     __slots__ = (

@@ -55,7 +55,7 @@ class Traced:
         if type(result) is wire.Answer:
             self._record(step, index, result)
             return result
-        return self._later(step, index, result)  # type: ignore[arg-type]
+        return self._later(step, index, result)
 
     async def _later(self, step: Step, index: int, pending: Awaitable[wire.Answer]) -> wire.Answer:
         answer = await pending
