@@ -271,6 +271,8 @@ class Query:
         "reply_options",
         "udp_size",
     )
+    qtype: int
+    qclass: int
 
     def __init__(self, data: bytes) -> None:
         size = len(data)

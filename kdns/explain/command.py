@@ -185,7 +185,9 @@ def _search(args: Args, servers: list[Server]) -> list[str]:
     zone = "cluster.local."
     for srv in servers:
         for link in plugin_links(srv.handler):
-            if getattr(link, "name", "") == "kubernetes":
+            if getattr(link, "name", "") == "kubernetes" and isinstance(
+                link, kubernetes.Synthesizing
+            ):
                 zone = link.synth.settings.primary
     bare = args.name.rstrip(".")
     search = [f"{args.namespace}.svc.{zone}", f"svc.{zone}", zone]
@@ -196,7 +198,7 @@ def _search(args: Args, servers: list[Server]) -> list[str]:
 
 
 def plugin_links(handler: object) -> list[object]:
-    out = []
+    out: list[object] = []
     while handler is not None and len(out) < 128:
         out.append(handler)
         handler = getattr(handler, "next", None)
@@ -247,7 +249,7 @@ def _built_from(route: Route | None, req: Request) -> list[str]:
     for link in plugin_links(route.handler):
         inner = getattr(link, "inner", link)
         name = getattr(inner, "name", "")
-        if name == "kubernetes" and hasattr(inner, "synth"):
+        if name == "kubernetes" and isinstance(inner, kubernetes.Synthesizing):
             out += kubernetes.explain(inner, req.name)
         elif name in ("records", "file") and hasattr(inner, "table"):
             out += _zone_data(inner.table, req)
@@ -264,12 +266,15 @@ def _zone_data(table: Any, req: Request) -> list[str]:
         return [f"{req.name} is not in zone {zone.name} ({zone.file})"]
     rrset = node.get(req.qtype)
     if rrset is None:
-        types = ", ".join(dns.rdatatype.to_text(t) for t in node) or "none (an empty non-terminal)"
+        types = (
+            ", ".join(dns.rdatatype.RdataType.to_text(t) for t in node)
+            or "none (an empty non-terminal)"
+        )
         return [
-            f"{req.name} in zone {zone.name} ({zone.file}) has no {dns.rdatatype.to_text(req.qtype)}; it has {types}"
+            f"{req.name} in zone {zone.name} ({zone.file}) has no {dns.rdatatype.RdataType.to_text(req.qtype)}; it has {types}"
         ]
     where = f"{zone.file}:{rrset.line}" if rrset.line else zone.file
-    return [f"{req.name} {dns.rdatatype.to_text(req.qtype)} from {where}"]
+    return [f"{req.name} {dns.rdatatype.RdataType.to_text(req.qtype)} from {where}"]
 
 
 def _text(document: dict[str, Any]) -> str:

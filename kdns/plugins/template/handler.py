@@ -157,7 +157,7 @@ class TemplateHandler:
         )
         self._static = template.pure
         self._class_text = _class_text(template.qclass)
-        self._type_text = dns.rdatatype.to_text(template.qtype)
+        self._type_text = dns.rdatatype.RdataType.to_text(template.qtype)
         #: Records of templates without actions, parsed once (setup has checked they parse).
         self._fixed = {t: records.parse(t.source) for t in template.all_templates if t.is_static}
 
@@ -179,7 +179,7 @@ class TemplateHandler:
                 return self.next.serve(req)
             return wire.Answer.failure(wire.SERVFAIL)
         qclass = self._class_text if req.qclass == 255 else _class_text(req.qclass)
-        qtype = self._type_text if req.qtype == 255 else dns.rdatatype.to_text(req.qtype)
+        qtype = self._type_text if req.qtype == 255 else dns.rdatatype.RdataType.to_text(req.qtype)
         labels = (req.server, zone, "", qclass, qtype)
         MATCHES.inc(labels)
         if tmpl.rcode == wire.SERVFAIL:
@@ -265,7 +265,7 @@ class TemplateHandler:
 
 
 def _class_text(qclass: int) -> str:
-    return dns.rdataclass.to_text(qclass)
+    return dns.rdataclass.RdataClass.to_text(qclass)
 
 
 def _class_matches(want: int, got: int) -> bool:
@@ -321,7 +321,9 @@ def _data(
             "Qtype": req.qtype,
             "Qclass": req.qclass,
         },
-        text=lambda: f";{name}\t{_class_text(req.qclass)}\t {dns.rdatatype.to_text(req.qtype)}",
+        text=lambda: (
+            f";{name}\t{_class_text(req.qclass)}\t {dns.rdatatype.RdataType.to_text(req.qtype)}"
+        ),
     )
     return gotemplate.Struct(
         "template.templateData",
