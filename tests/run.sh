@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install everything the test suite needs, then run it: ruff, then pytest.
+# Install everything the test suite needs, then run it: ruff, mypy (strict on kdns/), then pytest.
 #
 #   bash tests/run.sh [--python PYTHON] [PYTEST ARGS...]
 #
@@ -45,4 +45,5 @@ fi
 "$py" -m pip install -q --disable-pip-version-check -e '.[test]'
 "$py" -m ruff check .
 "$py" -m ruff format --check .
+"$py" -m mypy
 exec "$py" -m pytest -q -p no:cacheprovider "$@"
