@@ -24,6 +24,7 @@ import dns.message
 import dns.rdatatype
 
 from kdns import config, corefile, plugin, wire
+from kdns.cluster.kubernetes import Synthesizing
 from kdns.errors import ConfigError
 from kdns.explain import digformat, kubernetes, trace
 from kdns.request import Request
@@ -185,9 +186,7 @@ def _search(args: Args, servers: list[Server]) -> list[str]:
     zone = "cluster.local."
     for srv in servers:
         for link in plugin_links(srv.handler):
-            if getattr(link, "name", "") == "kubernetes" and isinstance(
-                link, kubernetes.Synthesizing
-            ):
+            if getattr(link, "name", "") == "kubernetes" and isinstance(link, Synthesizing):
                 zone = link.synth.settings.primary
     bare = args.name.rstrip(".")
     search = [f"{args.namespace}.svc.{zone}", f"svc.{zone}", zone]
@@ -249,7 +248,7 @@ def _built_from(route: Route | None, req: Request) -> list[str]:
     for link in plugin_links(route.handler):
         inner = getattr(link, "inner", link)
         name = getattr(inner, "name", "")
-        if name == "kubernetes" and isinstance(inner, kubernetes.Synthesizing):
+        if name == "kubernetes" and isinstance(inner, Synthesizing):
             out += kubernetes.explain(inner, req.name)
         elif name in ("records", "file") and hasattr(inner, "table"):
             out += _zone_data(inner.table, req)

@@ -8,23 +8,13 @@ ready or not, and its pod), and for pod names the ``pods`` mode.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
 from kdns.cluster import kubernetes as cluster
 from kdns.cluster import names, reverse
 from kdns.kube import objects
 from kdns.kube.store import Store
 
 
-@runtime_checkable
-class Synthesizing(Protocol):
-    """A chain link that builds cluster records (the kubernetes plugin's handler)."""
-
-    @property
-    def synth(self) -> cluster.Synthesizer: ...
-
-
-def explain(kube: Synthesizing, qname: str) -> list[str]:
+def explain(kube: cluster.Synthesizing, qname: str) -> list[str]:
     """Facts and reasons for ``qname`` (lower-case, absolute) from a kubernetes handler."""
     synth = kube.synth
     options = getattr(kube, "options", None)
