@@ -24,6 +24,8 @@ import dns.message
 import dns.rdatatype
 
 from kdns import config, corefile, plugin, wire
+from kdns.authority import answers
+from kdns.authority.handler import Authority
 from kdns.cluster.kubernetes import Synthesizing
 from kdns.errors import ConfigError
 from kdns.explain import digformat, kubernetes, trace
@@ -250,12 +252,12 @@ def _built_from(route: Route | None, req: Request) -> list[str]:
         name = getattr(inner, "name", "")
         if name == "kubernetes" and isinstance(inner, Synthesizing):
             out += kubernetes.explain(inner, req.name)
-        elif name in ("records", "file") and hasattr(inner, "table"):
+        elif name in ("records", "file") and isinstance(inner, Authority):
             out += _zone_data(inner.table, req)
     return out
 
 
-def _zone_data(table: Any, req: Request) -> list[str]:
+def _zone_data(table: answers.Table, req: Request) -> list[str]:
     qname = req.key[:-4]
     zone = table.index.zone_of(qname)
     if zone is None:
