@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 _LEVELS = {
     logging.DEBUG: "DEBUG",
@@ -22,14 +23,17 @@ class CoreDNSFormatter(logging.Formatter):
         return text
 
 
+class _StdoutHandler(logging.StreamHandler[TextIO]):
+    """The handler ``setup`` adds, told apart from any other so it is added once."""
+
+
 def setup(level: int = logging.INFO) -> None:
     """Send kdns's log records to stdout, once."""
     root = logging.getLogger("kdns")
-    if any(getattr(h, "_kdns", False) for h in root.handlers):
+    if any(isinstance(h, _StdoutHandler) for h in root.handlers):
         return
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _StdoutHandler(sys.stdout)
     handler.setFormatter(CoreDNSFormatter())
-    handler._kdns = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
     root.propagate = False

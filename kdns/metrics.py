@@ -80,7 +80,7 @@ class Histogram:
         self.total += value
 
     def buckets(self) -> list[tuple[str, float]]:
-        out = []
+        out: list[tuple[str, float]] = []
         running = 0
         for bound, count in zip(self.bounds, self.counts, strict=False):
             running += count
@@ -131,12 +131,14 @@ class Counters:
             for key, hist in self.histograms.items():
                 fam.add_metric(list(key), hist.buckets(), hist.total)
             return fam
-        cls = CounterMetricFamily if self.kind == "counter" else GaugeMetricFamily
-        name = self.name[: -len("_total")] if self.kind == "counter" else self.name
-        fam = cls(name, self.doc, labels=self.labels)
+        scalar: CounterMetricFamily | GaugeMetricFamily
+        if self.kind == "counter":
+            scalar = CounterMetricFamily(self.name[: -len("_total")], self.doc, labels=self.labels)
+        else:
+            scalar = GaugeMetricFamily(self.name, self.doc, labels=self.labels)
         for key, value in self.values.items():
-            fam.add_metric(list(key), value)
-        return fam
+            scalar.add_metric(list(key), value)
+        return scalar
 
 
 class Collector:
@@ -146,10 +148,18 @@ class Collector:
         self.families: dict[str, Counters] = {}
         self.callbacks: list[Callable[[], None]] = []
 
-    def family(self, name: str, doc: str, labels: Iterable[str], **kw: object) -> Counters:
+    def family(
+        self,
+        name: str,
+        doc: str,
+        labels: Iterable[str],
+        *,
+        kind: str = "counter",
+        bounds: tuple[float, ...] = (),
+    ) -> Counters:
         found = self.families.get(name)
         if found is None:
-            found = self.families[name] = Counters(name, doc, tuple(labels), **kw)  # type: ignore[arg-type]
+            found = self.families[name] = Counters(name, doc, tuple(labels), kind, bounds)
         return found
 
     def collect(self) -> Iterator[Metric]:

@@ -72,7 +72,7 @@ def then(result: Result, fn: Callable[[wire.Answer], wire.Answer]) -> Result:
     """``fn(answer)`` now if ``result`` is at hand, else once it arrives."""
     if type(result) is wire.Answer:
         return fn(result)
-    return _then(result, fn)  # type: ignore[arg-type]
+    return _then(result, fn)
 
 
 async def _then(
@@ -85,7 +85,7 @@ async def resolve(result: Result) -> wire.Answer:
     """Await ``result`` if it needs awaiting."""
     if type(result) is wire.Answer:
         return result
-    return await result  # type: ignore[misc]
+    return await result
 
 
 def is_error_to_write(answer: wire.Answer) -> bool:

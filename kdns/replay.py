@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from kdns import metrics, wire
 
@@ -124,6 +124,15 @@ ENDED = Lease()
 ENDED.alive = False
 
 
+@runtime_checkable
+class Leasing(Protocol):
+    """A chain link that declares a lease (None: its route never replays)."""
+
+    @property
+    def lease(self) -> Lease | None: ...
+
+
+@runtime_checkable
 class ReplayCounting(Protocol):
     """A chain link that counts per query (prometheus, cache) and can count replays."""
 
@@ -144,16 +153,18 @@ class RouteLease:
 
     __slots__ = ("_current", "_links")
 
-    def __init__(self, chain: list[object]) -> None:
+    def __init__(self, chain: list[Leasing]) -> None:
         self._links = chain
         self._current: Lease | None = None
 
     @classmethod
     def of(cls, handler: object) -> RouteLease | None:
         """None when some link does not declare a lease: the route never replays."""
-        chain = list(links(handler))
-        if any(getattr(link, "lease", None) is None for link in chain):
-            return None
+        chain: list[Leasing] = []
+        for link in links(handler):
+            if not isinstance(link, Leasing) or link.lease is None:
+                return None
+            chain.append(link)
         return cls(chain)
 
     def current(self) -> Lease | None:
@@ -161,10 +172,13 @@ class RouteLease:
         found = self._current
         if found is not None and found.alive:
             return found
-        parents = [link.lease for link in self._links]  # type: ignore[attr-defined]
-        if any(p is None for p in parents):
-            return None
-        found = Lease.under(*parents)  # type: ignore[arg-type]
+        parents: list[Lease] = []
+        for link in self._links:
+            lease = link.lease
+            if lease is None:
+                return None
+            parents.append(lease)
+        found = Lease.under(*parents)
         if not found.alive:
             return None
         self._current = found
@@ -176,6 +190,7 @@ def replayable(handler: object) -> bool:
     return RouteLease.of(handler) is not None
 
 
+@runtime_checkable
 class ReplayGating(Protocol):
     """A chain link that decides per client whether a reply goes out (rrl)."""
 
@@ -194,19 +209,19 @@ def slipped(answer: Answer) -> Answer:
 def gating(handler: object) -> ReplayGating | None:
     """The link that gates replies per client, if the chain has one."""
     for link in links(handler):
-        if hasattr(link, "replay_gate"):
-            return link  # type: ignore[return-value]
+        if isinstance(link, ReplayGating):
+            return link
     return None
 
 
 def counting(handler: object) -> ReplayCounting | None:
     """One counter for the links that count per query, if the chain has any."""
-    counters = [link for link in links(handler) if hasattr(link, "replay_counter")]
+    counters = [link for link in links(handler) if isinstance(link, ReplayCounting)]
     if not counters:
         return None
     if len(counters) == 1:
-        return counters[0]  # type: ignore[return-value]
-    return _Counters(counters)  # type: ignore[arg-type]
+        return counters[0]
+    return _Counters(counters)
 
 
 class _Counters:

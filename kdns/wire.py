@@ -13,7 +13,7 @@ the question) in front of bytes that were rendered once.
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, final
 
 from kdns.errors import KdnsError
 
@@ -271,6 +271,8 @@ class Query:
         "reply_options",
         "udp_size",
     )
+    qtype: int
+    qclass: int
 
     def __init__(self, data: bytes) -> None:
         size = len(data)
@@ -419,6 +421,7 @@ class Query:
         return error_reply(self.data, rcode, question_end=self.question_end, opt=self.opt)
 
 
+@final
 class Answer:
     """A reply rendered once and served many times.
 
@@ -428,6 +431,8 @@ class Answer:
     reply can be cut at a record boundary. ``body is None`` marks an error that the
     server writes itself (SERVFAIL, REFUSED, FORMERR, NOTIMP), the CoreDNS contract;
     ``error`` then says why, for the errors plugin.
+
+    Final: the hot path tells a ready answer from an awaitable by ``type(x) is Answer``.
     """
 
     __slots__ = (

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install everything the test suite needs, then run it: ruff, the import layers, then pytest.
+# Install everything the test suite needs, then run it: ruff, mypy (strict on kdns/), the import
+# layers, then pytest.
 #
 #   bash tests/run.sh [--python PYTHON] [PYTEST ARGS...]
 #
@@ -45,5 +46,6 @@ fi
 "$py" -m pip install -q --disable-pip-version-check -e '.[test]'
 "$py" -m ruff check .
 "$py" -m ruff format --check .
+"$py" -m mypy
 "$(dirname "$py")/lint-imports" --no-cache  # the layers: [tool.importlinter] in pyproject.toml
 exec "$py" -m pytest -q -p no:cacheprovider "$@"

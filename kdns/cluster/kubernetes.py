@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import dnslib
 
@@ -96,6 +97,19 @@ def _family(host: str) -> int:
         return ipaddress.ip_address(host).version
     except ValueError:
         return 0
+
+
+@runtime_checkable
+class Synthesizing(Protocol):
+    """A chain link that answers from a ``Synthesizer`` (the kubernetes plugin's handler), as
+    those that read its cache find it: k8s_external, autopath, ``kdns explain``."""
+
+    @property
+    def synth(self) -> Synthesizer: ...
+
+    def zone_of(self, name: str) -> str | None:
+        """The link's zone that holds ``name``, or None."""
+        ...
 
 
 class Synthesizer:

@@ -24,6 +24,9 @@ import dns.message
 import dns.rdatatype
 
 from kdns import config, corefile, plugin, wire
+from kdns.authority import answers
+from kdns.authority.handler import Authority
+from kdns.cluster.kubernetes import Synthesizing
 from kdns.errors import ConfigError
 from kdns.explain import digformat, kubernetes, trace
 from kdns.request import Request
@@ -185,7 +188,7 @@ def _search(args: Args, servers: list[Server]) -> list[str]:
     zone = "cluster.local."
     for srv in servers:
         for link in plugin_links(srv.handler):
-            if getattr(link, "name", "") == "kubernetes":
+            if getattr(link, "name", "") == "kubernetes" and isinstance(link, Synthesizing):
                 zone = link.synth.settings.primary
     bare = args.name.rstrip(".")
     search = [f"{args.namespace}.svc.{zone}", f"svc.{zone}", zone]
@@ -196,7 +199,7 @@ def _search(args: Args, servers: list[Server]) -> list[str]:
 
 
 def plugin_links(handler: object) -> list[object]:
-    out = []
+    out: list[object] = []
     while handler is not None and len(out) < 128:
         out.append(handler)
         handler = getattr(handler, "next", None)
@@ -247,14 +250,14 @@ def _built_from(route: Route | None, req: Request) -> list[str]:
     for link in plugin_links(route.handler):
         inner = getattr(link, "inner", link)
         name = getattr(inner, "name", "")
-        if name == "kubernetes" and hasattr(inner, "synth"):
+        if name == "kubernetes" and isinstance(inner, Synthesizing):
             out += kubernetes.explain(inner, req.name)
-        elif name in ("records", "file") and hasattr(inner, "table"):
+        elif name in ("records", "file") and isinstance(inner, Authority):
             out += _zone_data(inner.table, req)
     return out
 
 
-def _zone_data(table: Any, req: Request) -> list[str]:
+def _zone_data(table: answers.Table, req: Request) -> list[str]:
     qname = req.key[:-4]
     zone = table.index.zone_of(qname)
     if zone is None:
@@ -264,12 +267,15 @@ def _zone_data(table: Any, req: Request) -> list[str]:
         return [f"{req.name} is not in zone {zone.name} ({zone.file})"]
     rrset = node.get(req.qtype)
     if rrset is None:
-        types = ", ".join(dns.rdatatype.to_text(t) for t in node) or "none (an empty non-terminal)"
+        types = (
+            ", ".join(dns.rdatatype.RdataType.to_text(t) for t in node)
+            or "none (an empty non-terminal)"
+        )
         return [
-            f"{req.name} in zone {zone.name} ({zone.file}) has no {dns.rdatatype.to_text(req.qtype)}; it has {types}"
+            f"{req.name} in zone {zone.name} ({zone.file}) has no {dns.rdatatype.RdataType.to_text(req.qtype)}; it has {types}"
         ]
     where = f"{zone.file}:{rrset.line}" if rrset.line else zone.file
-    return [f"{req.name} {dns.rdatatype.to_text(req.qtype)} from {where}"]
+    return [f"{req.name} {dns.rdatatype.RdataType.to_text(req.qtype)} from {where}"]
 
 
 def _text(document: dict[str, Any]) -> str:

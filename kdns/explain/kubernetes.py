@@ -11,11 +11,12 @@ from __future__ import annotations
 from kdns.cluster import kubernetes as cluster
 from kdns.cluster import names, reverse
 from kdns.kube import objects
+from kdns.kube.store import Store
 
 
-def explain(kube: object, qname: str) -> list[str]:
+def explain(kube: cluster.Synthesizing, qname: str) -> list[str]:
     """Facts and reasons for ``qname`` (lower-case, absolute) from a kubernetes handler."""
-    synth: cluster.Synthesizer = kube.synth  # type: ignore[attr-defined]
+    synth = kube.synth
     options = getattr(kube, "options", None)
     store = synth.store
     settings = synth.settings
@@ -68,11 +69,11 @@ def _under(name: str, zone: str) -> bool:
     return zone == "." or name == zone or name.endswith("." + zone)
 
 
-def _namespace(store: object, options: object, namespace: str) -> list[str]:
-    exposed = getattr(getattr(options, "kube", None), "namespaces", frozenset())
+def _namespace(store: Store, options: object, namespace: str) -> list[str]:
+    exposed: frozenset[str] = getattr(getattr(options, "kube", None), "namespaces", frozenset())
     if exposed and namespace not in exposed:
         return [f"namespace {namespace} is not exposed (namespaces {' '.join(sorted(exposed))})"]
-    if not store.namespace_exists(namespace):  # type: ignore[attr-defined]
+    if not store.namespace_exists(namespace):
         selector = getattr(getattr(options, "kube", None), "namespace_labels", None)
         why = f" or does not match namespace_labels {selector}" if selector else ""
         return [f"no namespace {namespace} in the cache (it does not exist{why})"]
@@ -86,9 +87,9 @@ def _describe(svc: objects.Service) -> str:
     return f"Service {svc.namespace}/{svc.name}: {kind}{ips}, ports {ports}"
 
 
-def _endpoints(store: object, settings: cluster.Settings, svc: objects.Service) -> list[str]:
+def _endpoints(store: Store, settings: cluster.Settings, svc: objects.Service) -> list[str]:
     out = []
-    slices = store.endpoint_slices(svc.namespace, svc.name)  # type: ignore[attr-defined]
+    slices = store.endpoint_slices(svc.namespace, svc.name)
     ready = 0
     not_ready: list[str] = []
     for eps in slices:
@@ -110,7 +111,7 @@ def _endpoints(store: object, settings: cluster.Settings, svc: objects.Service) 
     return out
 
 
-def _pod(store: object, settings: cluster.Settings, request: names.RecordRequest) -> list[str]:
+def _pod(store: Store, settings: cluster.Settings, request: names.RecordRequest) -> list[str]:
     if settings.pods == "disabled":
         return [
             "pod records are disabled (pods disabled; `pods insecure` or `pods verified` enables them)"
@@ -120,19 +121,19 @@ def _pod(store: object, settings: cluster.Settings, request: names.RecordRequest
             f"pods insecure: any IP-shaped name in namespace {request.namespace} answers its IP"
         ]
     ip = request.service.replace("-", ":" if request.service.count("-") > 3 else ".")
-    pods = [p for p in store.pods_by_ip(ip) if p.namespace == request.namespace]  # type: ignore[attr-defined]
+    pods = [p for p in store.pods_by_ip(ip) if p.namespace == request.namespace]
     if not pods:
         return [f"pods verified: no pod with IP {ip} in namespace {request.namespace}"]
     return [f"Pod {p.namespace}/{p.name} has IP {ip}" for p in pods]
 
 
-def _reverse(store: object, qname: str) -> list[str]:
+def _reverse(store: Store, qname: str) -> list[str]:
     address = reverse.address(qname)
     if address is None:
         return [f"{qname} is not a complete reverse name of an address"]
-    services = store.services_by_ip(address)  # type: ignore[attr-defined]
+    services = store.services_by_ip(address)
     out = [f"{address} is the ClusterIP of Service {s.namespace}/{s.name}" for s in services]
-    for eps, _endpoint in store.endpoints_by_ip(address):  # type: ignore[attr-defined]
+    for eps, _endpoint in store.endpoints_by_ip(address):
         out.append(f"{address} is an endpoint of Service {eps.namespace}/{eps.service}")
     return out or [f"no Service or endpoint has the address {address}"]
 

@@ -55,7 +55,7 @@ class Traced:
         if type(result) is wire.Answer:
             self._record(step, index, result)
             return result
-        return self._later(step, index, result)  # type: ignore[arg-type]
+        return self._later(step, index, result)
 
     async def _later(self, step: Step, index: int, pending: Awaitable[wire.Answer]) -> wire.Answer:
         answer = await pending
@@ -110,7 +110,7 @@ class End:
 def build(factories: list[tuple[str, plugin.PluginFactory]], trace: Trace) -> plugin.Handler:
     """The server block's chain, each link wrapped; the same order ``plugin.build_chain`` makes."""
     last = factories[-1][0] if factories else "server"
-    handler: plugin.Handler = Traced(End(last), trace)  # type: ignore[arg-type]
+    handler: plugin.Handler = Traced(End(last), trace)
     for _, factory in reversed(factories):
         handler = Traced(factory(handler), trace)
     return handler

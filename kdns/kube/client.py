@@ -71,7 +71,7 @@ def load_configuration(source: Source) -> kubernetes.client.Configuration:
     config = kubernetes.client.Configuration()
     try:
         if source.kubeconfig:
-            kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+            kubernetes.config.load_kube_config(
                 config_file=source.kubeconfig,
                 context=source.context,
                 client_configuration=config,
@@ -83,9 +83,7 @@ def load_configuration(source: Source) -> kubernetes.client.Configuration:
             config.key_file = source.tls_key
             config.ssl_ca_cert = source.tls_ca
         else:
-            kubernetes.config.load_incluster_config(  # type: ignore[no-untyped-call]
-                client_configuration=config
-            )
+            kubernetes.config.load_incluster_config(client_configuration=config)
     except (kubernetes.config.ConfigException, OSError, ValueError, KeyError, TypeError) as err:
         raise ConfigLoadError(f"cannot load {source.describe()}: {err}") from err
     return config
@@ -100,7 +98,7 @@ def check_files(source: Source) -> None:
     """
     if source.kubeconfig:
         try:
-            kubernetes.config.kube_config._get_kube_config_loader(  # type: ignore[attr-defined]
+            kubernetes.config.kube_config._get_kube_config_loader(
                 filename=source.kubeconfig, active_context=source.context
             )
         except (kubernetes.config.ConfigException, OSError, ValueError, KeyError, TypeError) as err:

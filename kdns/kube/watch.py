@@ -241,12 +241,15 @@ async def continuous_watch(
     path = resource.path()
     while True:
         state.verb = "watch"
+        # Listed above, or advanced by the last watch: a relist is needed only after a return.
+        revision = state.resource_version
+        assert revision is not None
         low, high = settings.watch_timeout
         watch_params = {
             **params,
             "watch": "1",
             "allowWatchBookmarks": "true",
-            "resourceVersion": state.resource_version,
+            "resourceVersion": revision,
             "timeoutSeconds": str(int(rng.uniform(low, high))),
         }
         delivered = 0
@@ -273,7 +276,9 @@ async def continuous_watch(
             return
         except errors.StreamStalled as err:
             current = await _current_revision(api, path, params)
-            if is_older(current, state.resource_version):
+            revision = state.resource_version
+            assert revision is not None  # _apply returned False had it cleared the revision
+            if is_older(current, revision):
                 _went_back(resource, state, f"the server is at {current}")
                 return
             logger.warning(

@@ -58,7 +58,7 @@ def handle(
         if keep is not None and result.lease is not None and route.lease is not None:
             keep(req, route, result, reply, data)
         return reply
-    return _finish(req, result)  # type: ignore[arg-type]
+    return _finish(req, result)
 
 
 async def _finish(req: Request, pending: Awaitable[wire.Answer]) -> bytes | None:

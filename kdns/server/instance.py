@@ -8,7 +8,6 @@ finish, then run the cleanup hooks.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import socket
 
@@ -31,6 +30,16 @@ def _ipv6_available() -> bool:
     except OSError:
         return False
     return True
+
+
+def _with_settings(timeouts: Timeouts, settings: dict[str, float]) -> Timeouts:
+    """``timeouts`` with a block's ``timeouts`` settings (seconds, and a count of queries)."""
+    return Timeouts(
+        read=settings.get("read", timeouts.read),
+        write=settings.get("write", timeouts.write),
+        idle=settings.get("idle", timeouts.idle),
+        maxtcpqueries=int(settings.get("maxtcpqueries", timeouts.maxtcpqueries)),
+    )
 
 
 class Instance:
@@ -65,7 +74,7 @@ class Instance:
         for server in loaded.servers:
             for host in server.listen or [""]:
                 key = (host, server.port)
-                out[key] = dataclasses.replace(out.get(key, Timeouts()), **server.tcp_timeouts)
+                out[key] = _with_settings(out.get(key, Timeouts()), server.tcp_timeouts)
         return out
 
     async def start(self) -> None:
@@ -169,7 +178,8 @@ class Instance:
     def _retable(self, key: tuple[str, int], table: ZoneTable, timeouts: Timeouts) -> None:
         self.tables[key] = table
         host, port = key
-        for listener in [*self.udp, *self.tcp]:
+        listeners: list[UDPListener | TCPListener] = [*self.udp, *self.tcp]
+        for listener in listeners:
             if listener.port == port and (
                 listener.host == host or (not host and _wild(listener.host))
             ):

@@ -24,7 +24,9 @@ import asyncio
 import contextlib
 import logging
 import math
+import socket
 from dataclasses import dataclass
+from typing import cast
 
 from kdns import metrics
 from kdns.request import TCP
@@ -88,10 +90,10 @@ class TCPListener:
         self.scratch = memoryview(bytearray(MAX_INPUT))
         self._server: asyncio.Server | None = None
 
-    async def open(self, sock: object = None) -> None:
+    async def open(self, sock: socket.socket | None = None) -> None:
         loop = asyncio.get_running_loop()
         if sock is not None:
-            self._server = await loop.create_server(self._connection, sock=sock)  # type: ignore[arg-type]
+            self._server = await loop.create_server(self._connection, sock=sock)
         else:
             self._server = await loop.create_server(
                 self._connection,
@@ -195,7 +197,9 @@ class _Connection(asyncio.BufferedProtocol):
 
     # --- connection table -----------------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+    def connection_made(self, base: asyncio.BaseTransport) -> None:
+        # A stream server's transport; uvloop's do not subclass asyncio.Transport, so no isinstance.
+        transport = cast(asyncio.Transport, base)
         peer = transport.get_extra_info("peername")
         if not peer:
             # Reset before it was accepted (getpeername failed): nobody to answer, and
@@ -206,7 +210,7 @@ class _Connection(asyncio.BufferedProtocol):
         if not self.listener.admit(self):
             transport.abort()
             return
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport
         self.since = asyncio.get_running_loop().time()
         self._update()
 
@@ -367,15 +371,15 @@ class _Connection(asyncio.BufferedProtocol):
         reply = dispatch.handle(self.listener.table, message, TCP, self.peer)
         if reply is None:
             return
-        if type(reply) is bytes:
+        if isinstance(reply, bytes):
             self._write(reply)
             return
-        task = asyncio.ensure_future(reply)  # type: ignore[arg-type]
+        task = asyncio.ensure_future(reply)
         self.pending.add(task)
         task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Future[bytes | None]) -> None:
-        self.pending.discard(task)  # type: ignore[arg-type]
+        self.pending.discard(task)
         if self.transport is None or task.cancelled():
             return
         reply = task.result()  # dispatch turns every failure into a reply

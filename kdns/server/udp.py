@@ -29,11 +29,15 @@ import socket
 import struct
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from kdns import replay, wire
 from kdns.request import UDP, Request
 from kdns.server import dispatch
 from kdns.server.zones import Route, ZoneTable
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
 
 log = logging.getLogger("kdns.server")
 
@@ -48,6 +52,8 @@ _IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
 _IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
 _IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
 _NOWAIT = socket.MSG_DONTWAIT
+#: A datagram's ancillary data as ``recvmsg`` gives it (the address a query arrived at).
+Ancillary = list[tuple[int, int, bytes]]
 
 
 def is_wildcard(host: str) -> bool:
@@ -85,7 +91,8 @@ class UDPListener:
     @property
     def address(self) -> tuple[str, int]:
         assert self._sock is not None
-        return self._sock.getsockname()[:2]
+        address: tuple[str, int] = self._sock.getsockname()[:2]
+        return address
 
     @property
     def threaded(self) -> bool:
@@ -193,7 +200,7 @@ class UDPListener:
         pktinfo = self._pktinfo
         clock = time.perf_counter
         view = memoryview(bytearray(MAX_DATAGRAM))
-        ancdata = None
+        ancdata: Ancillary | None = None
         while True:
             try:
                 if pktinfo:
@@ -215,8 +222,8 @@ class UDPListener:
                 count = found[1]
                 gating = found[4]
             else:
-                found = None if found is not None or stopping() else turn(data[2:])
-                if found is None or not (found[2].alive and found[3].alive):
+                turned = None if found is not None or stopping() else turn(data[2:])
+                if turned is None or not (turned[2].alive and turned[3].alive):
                     try:
                         schedule(serve, data, addr, ancdata)
                     except RuntimeError:  # the loop is closed: the server is going away
@@ -224,9 +231,9 @@ class UDPListener:
                     if stopping():
                         return
                     continue
-                tail = found[0].next()
-                count = found[1]
-                gating = found[4]
+                tail = turned[0].next()
+                count = turned[1]
+                gating = turned[4]
             if gating is not None:
                 verdict = gating[0](addr)
                 if verdict:
@@ -246,7 +253,7 @@ class UDPListener:
         if sock is None:
             return
         view = self._view
-        ancdata = None
+        ancdata: Ancillary | None = None
         for _ in range(BATCH):
             try:
                 if self._pktinfo:
@@ -260,15 +267,15 @@ class UDPListener:
                 return
             self._serve(bytes(view[:n]), addr, ancdata)
 
-    def _serve(self, data: bytes, addr: tuple[str, int], ancdata: object) -> None:
+    def _serve(self, data: bytes, addr: tuple[str, int], ancdata: Ancillary | None) -> None:
         """In the event loop: run the chain for one datagram."""
         reply = dispatch.handle(self._table, data, UDP, addr, self._keep)
         if reply is None:
             return
-        if type(reply) is bytes:
+        if isinstance(reply, bytes):
             self._send(reply, addr, ancdata)
         else:
-            task = asyncio.ensure_future(self._send_later(reply, addr, ancdata))  # type: ignore[arg-type]
+            task = asyncio.ensure_future(self._send_later(reply, addr, ancdata))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -297,20 +304,20 @@ class UDPListener:
         self.replies.put_turn(query, turn, count, route_lease, answer.lease, gating)
 
     async def _send_later(
-        self, pending: dispatch.Reply, addr: tuple[str, int], ancdata: object
+        self, pending: Awaitable[bytes | None], addr: tuple[str, int], ancdata: Ancillary | None
     ) -> None:
-        reply = await pending  # type: ignore[misc]
+        reply = await pending
         if reply is not None:
             self._send(reply, addr, ancdata)
 
-    def _send(self, reply: bytes, addr: tuple[str, int], ancdata: object) -> None:
+    def _send(self, reply: bytes, addr: tuple[str, int], ancdata: Ancillary | None) -> None:
         """Send without blocking (from either thread); a full send buffer drops the reply."""
         sock = self._sock
         if sock is None:
             return
         try:
             if ancdata:
-                sock.sendmsg([reply], _reply_cmsg(ancdata), _NOWAIT, addr)  # type: ignore[arg-type]
+                sock.sendmsg([reply], _reply_cmsg(ancdata), _NOWAIT, addr)
             else:
                 sock.sendto(reply, _NOWAIT, addr)
         except (BlockingIOError, InterruptedError):
@@ -319,7 +326,7 @@ class UDPListener:
             log.debug("udp send to %s: %s", addr, err)
 
 
-def _reply_cmsg(ancdata: list[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
+def _reply_cmsg(ancdata: Ancillary) -> Ancillary:
     """Ancillary data that makes the reply leave from the address the query arrived at."""
     out = []
     for level, kind, data in ancdata:

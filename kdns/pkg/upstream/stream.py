@@ -24,6 +24,7 @@ import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 from kdns.pkg.upstream import errors, limits, message
 from kdns.pkg.upstream.endpoint import TCP, TLS, Address, Reply, local_name
@@ -79,7 +80,8 @@ class StreamConn(asyncio.Protocol):
     # --- asyncio.Protocol ----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        # A stream connection's transport; uvloop's do not subclass asyncio.Transport.
+        self.transport = cast(asyncio.Transport, transport)
         sockets = METRICS.sockets
         sockets[self._key] = sockets.get(self._key, 0) + 1
         sock = transport.get_extra_info("socket")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kdns import config, corefile, plugin
+from kdns.cluster.kubernetes import Synthesizing
 from kdns.pkg import fall
 from kdns.plugins.autopath.handler import Autopath, SearchFn
 from kdns.request import Request
@@ -20,10 +21,10 @@ def search_domains(path: str) -> list[str]:
     return domains
 
 
-def kubernetes_search(handler: plugin.Handler, node_search: list[str]) -> SearchFn:
+def kubernetes_search(kube: Synthesizing, node_search: list[str]) -> SearchFn:
     """CoreDNS's kubernetes AutoPath: the client pod's namespace first, then the zone, the node's."""
-    zone_of = handler.zone_of  # type: ignore[attr-defined]
-    store = handler.store  # type: ignore[attr-defined]
+    zone_of = kube.zone_of
+    store = kube.synth.store
 
     def search(req: Request) -> list[str] | None:
         zone = zone_of(req.name)
@@ -42,12 +43,12 @@ def kubernetes_search(handler: plugin.Handler, node_search: list[str]) -> Search
     return search
 
 
-def _find(handler: plugin.Handler, name: str) -> plugin.Handler | None:
+def _find(handler: plugin.Handler, name: str) -> object | None:
     seen = 0
     current: object = handler
     while current is not None and seen < 64:
         if getattr(current, "name", None) == name:
-            return current  # type: ignore[return-value]
+            return current
         current = getattr(current, "next", None)
         seen += 1
     return None
@@ -80,7 +81,7 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
 
         def factory(next: plugin.Handler) -> plugin.Handler:
             kube = _find(next, "kubernetes")
-            if kube is None:
+            if not isinstance(kube, Synthesizing):
                 raise d.error("autopath @kubernetes: no kubernetes plugin after autopath")
             return Autopath(next, zones=tuple(zones), search=kubernetes_search(kube, node_search))
 

@@ -61,7 +61,7 @@ class DNS64:
             if not self._needs_translation(result):
                 return result
             return self._translate(req, result)
-        return self._serve_later(req, result)  # type: ignore[arg-type]
+        return self._serve_later(req, result)
 
     async def _serve_later(self, req: Request, pending: Awaitable[wire.Answer]) -> wire.Answer:
         answer = await pending

@@ -36,7 +36,8 @@ class Consolidation:
 
 
 def type_name(qtype: int) -> str:
-    return dnslib.QTYPE.get(qtype, f"TYPE{qtype}")
+    name: str = dnslib.QTYPE.get(qtype, f"TYPE{qtype}")
+    return name
 
 
 class Errors:

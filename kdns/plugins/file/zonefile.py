@@ -16,6 +16,7 @@ from pathlib import Path
 import dns.exception
 import dns.name
 import dns.rdata
+import dns.rdataclass
 import dns.rdatatype
 import dns.zone
 import dnslib
@@ -83,9 +84,10 @@ def _wire(name: dns.name.Name) -> bytes:
 
 
 def _zone(parsed: dns.zone.Zone, file: str) -> zonedata.Zone:
-    origin = _wire(parsed.origin)  # type: ignore[arg-type]
-    apex = parsed.get_node(parsed.origin)  # type: ignore[arg-type]
-    soa = apex.get_rdataset(1, dns.rdatatype.SOA) if apex is not None else None
+    assert parsed.origin is not None, "parse() always names the origin"
+    origin = _wire(parsed.origin)
+    apex = parsed.get_node(parsed.origin)
+    soa = apex.get_rdataset(dns.rdataclass.IN, dns.rdatatype.SOA) if apex is not None else None
     if soa is None:
         raise zonedata.LoadError(f"no SOA record for {parsed.origin}", file=file)
     zone = zonedata.Zone(origin=origin, file=file, line=0, ttl=soa.ttl)
@@ -108,12 +110,13 @@ def _zone(parsed: dns.zone.Zone, file: str) -> zonedata.Zone:
 
 
 def _rrset(owner: bytes, rtype: int, ttl: int, rdatas: list[dns.rdata.Rdata]) -> zonedata.RRset:
-    cls = dnslib.RDMAP.get(dns.rdatatype.to_text(rtype), dnslib.RD)
+    cls = dnslib.RDMAP.get(dns.rdatatype.RdataType.to_text(rtype), dnslib.RD)
     rdata = []
     targets = []
     field = _TARGET_FIELDS.get(rtype)
     for rd in rdatas:
         data = rd.to_wire()
+        assert data is not None, "to_wire() without a file returns the bytes"
         rdata.append(cls.parse(dnslib.DNSBuffer(data), len(data)))
         if field is not None:
             targets.append(_wire(getattr(rd, field)))

@@ -30,6 +30,7 @@ class ForwardMetrics:
 
 #: Process-wide, like CoreDNS's registry, so counts survive a reload of the Corefile.
 METRICS = ForwardMetrics()
+_exported = False
 
 
 def export() -> None:
@@ -37,9 +38,10 @@ def export() -> None:
     from kdns import metrics
     from kdns.pkg.upstream import metrics as proxy
 
-    if getattr(export, "done", False):
+    global _exported
+    if _exported:
         return
-    export.done = True  # type: ignore[attr-defined]
+    _exported = True
     duration = metrics.family(
         "coredns_proxy_request_duration_seconds",
         "Histogram of the time each request took.",
@@ -88,12 +90,12 @@ def export() -> None:
     )
 
     def refresh() -> None:
-        for key, value in proxy.METRICS.healthcheck_failures.items():
-            failures.set(key, value)
-        for key, value in proxy.METRICS.conn_cache_hits.items():
-            hits.set(key, value)
-        for key, value in proxy.METRICS.conn_cache_misses.items():
-            misses.set(key, value)
+        for upstream, value in proxy.METRICS.healthcheck_failures.items():
+            failures.set(upstream, value)
+        for connection, value in proxy.METRICS.conn_cache_hits.items():
+            hits.set(connection, value)
+        for connection, value in proxy.METRICS.conn_cache_misses.items():
+            misses.set(connection, value)
         for (addr, proto), value in list(proxy.METRICS.sockets.items()):
             sockets.set((str(addr), proto), value)
         for reason, value in proxy.METRICS.socket_failures.items():

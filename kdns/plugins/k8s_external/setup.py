@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kdns.cluster.kubernetes import Synthesizing
 from kdns.pkg import fall
 from kdns.plugins.k8s_external.handler import K8sExternal
 from kdns.plugins.k8s_external.lookup import Lookup
@@ -49,9 +50,9 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
 
     def factory(next: plugin.Handler) -> K8sExternal:
         kube = _find(next, "kubernetes")
-        if kube is None:
+        if not isinstance(kube, Synthesizing):
             raise d.error("kubernetes plugin not loaded: k8s_external needs it after itself")
-        synth = kube.synth  # type: ignore[attr-defined]
+        synth = kube.synth
         find = Lookup(synth.store, synth.settings, headless=headless)
         return K8sExternal(
             next, zones=tuple(dict.fromkeys(zones)), apex=apex, ttl=ttl, fall=through, find=find

@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import logging
+from typing import TypedDict
 
-from kdns import config, corefile, errors
+from kdns import config, corefile, errors, plugin
 from kdns.cluster import kubernetes as records
 from kdns.cluster import reverse
 from kdns.kube import client as kclient
@@ -18,8 +19,7 @@ from kdns.plugins.kubernetes.options import STARTUP_TIMEOUT, Options
 
 log = logging.getLogger("kdns.plugin.kubernetes")
 
-_PODS = ("disabled", "insecure", "verified")
-
+_PODS: tuple[kcontroller.PodsMode, ...] = ("disabled", "insecure", "verified")
 #: Accepted for compatibility; kdns does not rate-limit its API requests.
 _IGNORED = ("apiserver_qps", "apiserver_burst", "apiserver_max_inflight")
 
@@ -53,13 +53,39 @@ def _local_addresses(c: config.Controller) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+class _KubeFields(TypedDict, total=False):
+    """The ``KubeOptions`` fields the directive sets."""
+
+    endpoint: str
+    tls_cert: str
+    tls_key: str
+    tls_ca: str
+    kubeconfig: str
+    context: str | None
+    namespaces: frozenset[str]
+    labels: str
+    namespace_labels: str
+    pods_mode: kcontroller.PodsMode
+    noendpoints: bool
+
+
+class _SettingsFields(TypedDict, total=False):
+    """The ``Settings`` fields the directive sets (zones and addresses come from elsewhere)."""
+
+    pods: str
+    endpoint_pod_names: bool
+    ttl: int
+    noendpoints: bool
+    ignore_empty_service: bool
+
+
 def parse(d: corefile.Directive, block_zones: tuple[str, ...]) -> Options:
     """Read ``kubernetes [ZONES...] { ... }`` in a block serving ``block_zones``; errors carry the
     offending line. Pure: kdns's own addresses (``settings.local_addresses``) are added by
     `setup`."""
     zones = _zones(d, block_zones)
-    kube: dict[str, object] = {}
-    settings: dict[str, object] = {}
+    kube: _KubeFields = {}
+    settings: _SettingsFields = {}
     falls = fall.ZERO
     startup_timeout = STARTUP_TIMEOUT
     selectors: dict[str, corefile.Directive] = {}
@@ -69,7 +95,7 @@ def parse(d: corefile.Directive, block_zones: tuple[str, ...]) -> Options:
             kube["endpoint"] = o.expect_args(1)[0]
         elif name == "tls":
             cert, key, ca = o.expect_args(3, 3)
-            kube.update(tls_cert=cert, tls_key=key, tls_ca=ca)
+            kube.update({"tls_cert": cert, "tls_key": key, "tls_ca": ca})
         elif name == "kubeconfig":
             args = o.expect_args(1, 2)
             kube["kubeconfig"] = args[0]
@@ -122,10 +148,10 @@ def parse(d: corefile.Directive, block_zones: tuple[str, ...]) -> Options:
         last = max(selectors.values(), key=lambda o: o.line)
         raise last.error("namespaces and namespace_labels cannot both be set")
     return Options(
-        kube=kcontroller.KubeOptions(**kube),  # type: ignore[arg-type]
+        kube=kcontroller.KubeOptions(**kube),
         settings=records.Settings(
             zones=zones,
-            **settings,  # type: ignore[arg-type]
+            **settings,
         ),
         fallthrough=falls,
         startup_timeout=startup_timeout,
@@ -168,9 +194,9 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
     synthesizer = records.Synthesizer(ctl.store, options.settings)
     handlers: list[Kubernetes] = []
 
-    def factory(next: object) -> Kubernetes:
+    def factory(next: plugin.Handler) -> Kubernetes:
         handler = Kubernetes(
-            next,  # type: ignore[arg-type]
+            next,
             synthesizer=synthesizer,
             fall=options.fallthrough,
             options=options,

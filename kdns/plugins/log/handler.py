@@ -87,10 +87,14 @@ class Log:
                 break
             reply = wire.finalize(req, answer, req.size)
             values = _values(req, answer, reply, time.perf_counter() - start)
-            line = _PLACEHOLDER.sub(lambda m, v=values: v.get(m.group(0), "-"), rule.fmt)
-            log.info("%s", line)
+            log.info("%s", _fill(rule.fmt, values))
             break
         return answer
+
+
+def _fill(fmt: str, values: dict[str, str]) -> str:
+    """``fmt`` with each placeholder replaced by its value, "-" for one without."""
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(0), "-"), fmt)
 
 
 def _values(req: Request, answer: wire.Answer, reply: bytes, elapsed: float) -> dict[str, str]:

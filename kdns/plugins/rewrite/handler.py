@@ -34,7 +34,8 @@ _U16 = struct.Struct("!H")
 
 
 class Rule(Protocol):
-    mode: str
+    @property
+    def mode(self) -> str: ...
 
     def apply(self, state: State) -> bool: ...
 

@@ -5,6 +5,7 @@ requests-per-second; slip-ratio; max-table-size; report-only }``, with coredns/r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, TypedDict
 
 from kdns import corefile
 from kdns.pkg import fall
@@ -30,7 +31,10 @@ class Options:
     report_only: bool = False
 
 
-_RATES = {
+_Rate = Literal["responses", "nodata", "nxdomains", "referrals", "errors", "requests"]
+#: The categories whose limit defaults to ``responses-per-second``.
+_LIKE_RESPONSES: tuple[_Rate, ...] = ("nodata", "nxdomains", "referrals", "errors")
+_RATES: dict[str, _Rate] = {
     "responses-per-second": "responses",
     "nodata-per-second": "nodata",
     "nxdomains-per-second": "nxdomains",
@@ -40,6 +44,23 @@ _RATES = {
 }
 
 
+class _Fields(TypedDict, total=False):
+    """The ``Options`` fields the block sets."""
+
+    window: float
+    ipv4_prefix: int
+    ipv6_prefix: int
+    responses: float
+    nodata: float
+    nxdomains: float
+    referrals: float
+    errors: float
+    requests: float
+    slip_ratio: int
+    max_table_size: int
+    report_only: bool
+
+
 def parse(d: corefile.Directive, block_zones: tuple[str, ...]) -> Options:
     zones: list[str] = []
     for arg in d.args:
@@ -47,7 +68,7 @@ def parse(d: corefile.Directive, block_zones: tuple[str, ...]) -> Options:
             zones.extend(fall.normalize(arg))
         except ValueError as err:
             raise d.error(str(err)) from None
-    values: dict[str, object] = {}
+    values: _Fields = {}
     for option in d.block:
         name = option.name
         if name == "report-only":
@@ -65,7 +86,10 @@ def parse(d: corefile.Directive, block_zones: tuple[str, ...]) -> Options:
             length = _integer(option, text)
             if not 1 <= length <= top:
                 raise option.error(f"{name} must be from 1 to {top}: {text}")
-            values["ipv4_prefix" if top == 32 else "ipv6_prefix"] = length
+            if top == 32:
+                values["ipv4_prefix"] = length
+            else:
+                values["ipv6_prefix"] = length
         elif name in _RATES:
             rate = _number(option, text)
             if rate < 0:
@@ -83,10 +107,10 @@ def parse(d: corefile.Directive, block_zones: tuple[str, ...]) -> Options:
             values["max_table_size"] = size
         else:
             raise option.unknown_property()
-    responses = float(values.get("responses", 0.0))  # type: ignore[arg-type]
-    for category in ("nodata", "nxdomains", "referrals", "errors"):
+    responses = values.get("responses", 0.0)
+    for category in _LIKE_RESPONSES:
         values.setdefault(category, responses)
-    return Options(zones=tuple(dict.fromkeys(zones)) or block_zones, **values)  # type: ignore[arg-type]
+    return Options(zones=tuple(dict.fromkeys(zones)) or block_zones, **values)
 
 
 def _number(option: corefile.Directive, text: str) -> float:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextvars
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
 import dns.exception
 import dns.flags
@@ -76,12 +77,38 @@ _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False
 
 
-def compile_regex(pattern: str) -> Any:
+class Match(Protocol):
+    """What the plugin reads of an RE2 match (re2 ships no types)."""
+
+    def group(self, index: int = 0, /) -> str | None: ...
+
+    def groups(self) -> tuple[str | None, ...]: ...
+
+    def groupdict(self) -> dict[str, str | None]: ...
+
+
+class Regex(Protocol):
+    """What the plugin reads of a compiled RE2 pattern."""
+
+    @property
+    def pattern(self) -> str: ...
+
+    @property
+    def groups(self) -> int: ...
+
+    @property
+    def groupindex(self) -> Mapping[str, int]: ...
+
+    def search(self, text: str, /) -> Match | None: ...
+
+
+def compile_regex(pattern: str) -> Regex:
     """A Go regex compiled by RE2: Go's syntax, and linear time in the name a client sends.
 
     :raises re2.error: if RE2 cannot compile it.
     """
-    return re2.compile(pattern, options=_RE2_OPTIONS)
+    compiled: Regex = re2.compile(pattern, options=_RE2_OPTIONS)
+    return compiled
 
 
 _CHASE_DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("template_chase", default=0)
@@ -95,7 +122,7 @@ class Template:
     qclass: int
     qtype: int
     zones: tuple[str, ...]
-    regexes: tuple[Any, ...] = ()
+    regexes: tuple[Regex, ...] = ()
     answer: tuple[gotemplate.Template, ...] = ()
     authority: tuple[gotemplate.Template, ...] = ()
     additional: tuple[gotemplate.Template, ...] = ()
@@ -157,7 +184,7 @@ class TemplateHandler:
         )
         self._static = template.pure
         self._class_text = _class_text(template.qclass)
-        self._type_text = dns.rdatatype.to_text(template.qtype)
+        self._type_text = dns.rdatatype.RdataType.to_text(template.qtype)
         #: Records of templates without actions, parsed once (setup has checked they parse).
         self._fixed = {t: records.parse(t.source) for t in template.all_templates if t.is_static}
 
@@ -179,7 +206,7 @@ class TemplateHandler:
                 return self.next.serve(req)
             return wire.Answer.failure(wire.SERVFAIL)
         qclass = self._class_text if req.qclass == 255 else _class_text(req.qclass)
-        qtype = self._type_text if req.qtype == 255 else dns.rdatatype.to_text(req.qtype)
+        qtype = self._type_text if req.qtype == 255 else dns.rdatatype.RdataType.to_text(req.qtype)
         labels = (req.server, zone, "", qclass, qtype)
         MATCHES.inc(labels)
         if tmpl.rcode == wire.SERVFAIL:
@@ -265,7 +292,7 @@ class TemplateHandler:
 
 
 def _class_text(qclass: int) -> str:
-    return dns.rdataclass.to_text(qclass)
+    return dns.rdataclass.RdataClass.to_text(qclass)
 
 
 def _class_matches(want: int, got: int) -> bool:
@@ -306,12 +333,12 @@ def _data(
     zone: str,
     name: str,
     pattern: str,
-    found: Any,
+    found: Match,
     qclass: str,
     qtype: str,
 ) -> gotemplate.Struct:
     match = [g if g is not None else "" for g in (found.group(0), *found.groups())]
-    group: dict[str, Any] = {str(i): value for i, value in enumerate(match)}
+    group: dict[str, str] = {str(i): value for i, value in enumerate(match)}
     for key, value in found.groupdict().items():
         group[key] = value if value is not None else ""
     question = gotemplate.Struct(
@@ -321,7 +348,9 @@ def _data(
             "Qtype": req.qtype,
             "Qclass": req.qclass,
         },
-        text=lambda: f";{name}\t{_class_text(req.qclass)}\t {dns.rdatatype.to_text(req.qtype)}",
+        text=lambda: (
+            f";{name}\t{_class_text(req.qclass)}\t {dns.rdatatype.RdataType.to_text(req.qtype)}"
+        ),
     )
     return gotemplate.Struct(
         "template.templateData",

@@ -26,14 +26,16 @@ class RecordError(ValueError):
     """The text is not one resource record."""
 
 
-def _head(tok: dns.tokenizer.Tokenizer) -> tuple[dns.name.Name, int, int, int]:
+def _head(
+    tok: dns.tokenizer.Tokenizer,
+) -> tuple[dns.name.Name, int, dns.rdataclass.RdataClass, dns.rdatatype.RdataType]:
     """Owner, TTL, class and type of the record ``tok`` is reading."""
     first = tok.get()
     if first.is_eol_or_eof():
         raise RecordError("dns: not a TTL: empty record")
     owner = dns.name.from_text(first.value, dns.name.root)
     ttl: int | None = None
-    rdclass: int | None = None
+    rdclass: dns.rdataclass.RdataClass | None = None
     while True:
         token = tok.get()
         if token.is_eol_or_eof():
@@ -104,12 +106,12 @@ class BodyWriter:
 
     def add(self, rrset: dns.rrset.RRset) -> None:
         if len(rrset) == 1:
-            rrset.to_wire(self._buf, self._compress)  # type: ignore[arg-type]
+            rrset.to_wire(self._buf, self._compress)
             self.ends.append(self._buf.tell() - self._start)
             return
         for rdata in rrset:
             one = dns.rrset.from_rdata(rrset.name, rrset.ttl, rdata)
-            one.to_wire(self._buf, self._compress)  # type: ignore[arg-type]
+            one.to_wire(self._buf, self._compress)
             self.ends.append(self._buf.tell() - self._start)
 
     @property

@@ -9,7 +9,7 @@ with sample data, starts with an owner, TTL/class and a known type.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import dns.rdatatype
 import re2
@@ -20,6 +20,7 @@ from kdns.plugins.template import records
 from kdns.plugins.template.handler import (
     FIELDS,
     FUNCTIONS,
+    Regex,
     Template,
     TemplateHandler,
     compile_regex,
@@ -61,7 +62,7 @@ def parse(d: corefile.Directive, block_zones: tuple[str, ...]) -> Template:
             zones.extend(fall.normalize(arg))
         except ValueError:
             continue  # CoreDNS drops a zone it cannot normalise
-    regexes: list[Any] = []
+    regexes: list[Regex] = []
     texts: dict[str, list[tuple[corefile.Directive, str]]] = {s: [] for s in records_sections()}
     rcode = wire.NOERROR
     ederror: tuple[int, str] | None = None
@@ -126,7 +127,7 @@ def _rrtype(text: str) -> int | None:
     return int(value) if dns.rdatatype.to_text(value) == text else None
 
 
-def _regex(d: corefile.Directive, pattern: str) -> Any:
+def _regex(d: corefile.Directive, pattern: str) -> Regex:
     """Compile ``pattern`` with RE2, the engine (and syntax) of Go's regexp."""
     if len(pattern) > MAX_REGEX:
         raise d.error(f"regex too long: {len(pattern)} > {MAX_REGEX} characters")
@@ -152,7 +153,7 @@ def _ederror(d: corefile.Directive) -> tuple[int, str]:
     return code, reason
 
 
-def _sample(zones: list[str], regexes: list[Any], qclass: str, qtype: str) -> gotemplate.Struct:
+def _sample(zones: list[str], regexes: list[Regex], qclass: str, qtype: str) -> gotemplate.Struct:
     """Data shaped like a query's, to try record templates on at start-up."""
     groups = max(r.groups for r in regexes)
     group: dict[str, str] = {str(i): "1" for i in range(groups + 1)}
