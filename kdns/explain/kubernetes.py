@@ -11,6 +11,7 @@ from __future__ import annotations
 from kdns.cluster import kubernetes as cluster
 from kdns.cluster import names, reverse
 from kdns.kube import objects
+from kdns.pkg import dnsname
 
 
 def explain(kube: object, qname: str) -> list[str]:
@@ -19,16 +20,14 @@ def explain(kube: object, qname: str) -> list[str]:
     options = getattr(kube, "options", None)
     store = synth.store
     settings = synth.settings
-    zone = next(
-        (z for z in sorted(settings.zones, key=len, reverse=True) if _under(qname, z)), None
-    )
+    zone = dnsname.text_longest(qname, settings.zones)
     if zone is None:
         return [
             f"{qname} is in none of the kubernetes plugin's zones ({', '.join(settings.zones)})"
         ]
     if reverse.is_reverse(zone):
         return _reverse(store, qname)
-    labels = names.relative_labels(qname, zone)
+    labels = dnsname.text_relative(qname, zone)
     try:
         request = names.parse(labels)
     except names.InvalidName:
@@ -62,10 +61,6 @@ def explain(kube: object, qname: str) -> list[str]:
         if not ports:
             out.append(f"no port named _{request.port}._{request.protocol} on the Service")
     return out
-
-
-def _under(name: str, zone: str) -> bool:
-    return zone == "." or name == zone or name.endswith("." + zone)
 
 
 def _namespace(store: object, options: object, namespace: str) -> list[str]:
