@@ -12,26 +12,16 @@ import struct
 from kdns import plugin, wire
 from kdns.plugins.autopath.handler import Autopath
 from kdns.request import Request
+from tests.support.yamlzones import NextHandler
 
 SEARCH = ["default.svc.cluster.local.", "svc.cluster.local.", "cluster.local."]
-
-
-class Recorder:
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    def serve(self, req: Request) -> plugin.Result:
-        self.seen.append(req.original_name)
-        return wire.Answer.failure(wire.NXDOMAIN)
 
 
 async def ask(name: str) -> list[str]:
     """The names the next plugin is asked when a client asks ``name``."""
     data = struct.pack("!HHHHHH", 7, 0x0100, 1, 0, 0, 0)
     data += wire.text_to_name(name) + struct.pack("!HH", 1, wire.CLASS_IN)
-    recorder = Recorder()
+    recorder = NextHandler()
     handler = Autopath(recorder, zones=("cluster.local.",), search=lambda _req: list(SEARCH))
     await plugin.resolve(handler.serve(Request(data, "udp", ("127.0.0.1", 5300))))
     return recorder.seen
