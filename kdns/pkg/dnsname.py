@@ -17,7 +17,7 @@ The root zone (``b"\\x00"``, ``"."``) contains every name.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -59,19 +59,15 @@ def longest(name: bytes, zones: Mapping[bytes, T]) -> T | None:
         offset += length + 1
 
 
-def longest_suffix(name: bytes, names: Collection[bytes]) -> bytes | None:
-    """The longest of ``name`` and its ancestors that is in ``names``, or None."""
+def within_any(name: bytes, zones: Container[bytes]) -> bool:
+    """True if ``name`` is at or below one of ``zones``: one set lookup per label."""
     offset = 0
-    while name[offset:] not in names:
-        if not name[offset]:
-            return None
-        offset += name[offset] + 1
-    return name[offset:]
-
-
-def within_any(name: bytes, zones: Collection[bytes]) -> bool:
-    """True if ``name`` is at or below one of ``zones``."""
-    return longest_suffix(name, zones) is not None
+    while name[offset:] not in zones:
+        length = name[offset]
+        if not length:
+            return False
+        offset += length + 1
+    return True
 
 
 def ancestors(name: bytes, zone: bytes) -> Iterator[bytes]:
