@@ -127,9 +127,7 @@ class Table:
         node = nodes.get(qname)
         if node is None:
             # RFC 4592: the closest encloser's wildcard, if any (the origin is always a node).
-            encloser = qname[qname[0] + 1 :]
-            while encloser not in nodes:
-                encloser = encloser[encloser[0] + 1 :]
+            encloser = lookup.closest_encloser(zone, qname)
             wild = nodes.get(b"\x01*" + encloser)
             if wild is None:
                 if self.fall.through(qname):

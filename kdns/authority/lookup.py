@@ -18,6 +18,7 @@ import dnslib
 from kdns import wire
 from kdns.authority import zonedata
 from kdns.authority.zonedata import RRset, Zone
+from kdns.pkg import dnsname
 
 ANY = 255
 DS = 43
@@ -54,16 +55,7 @@ class Index:
 
     def zone_of(self, name: bytes) -> Zone | None:
         """The zone holding ``name`` (lower-case wire form), or None when none does."""
-        zones = self.zones
-        offset = 0
-        while True:
-            zone = zones.get(name[offset:])
-            if zone is not None:
-                return zone
-            length = name[offset]
-            if length == 0:
-                return None
-            offset += length + 1
+        return dnsname.longest(name, self.zones)
 
 
 def find(zone: Zone, name: bytes) -> dict[int, RRset] | None:
@@ -78,10 +70,15 @@ def find(zone: Zone, name: bytes) -> dict[int, RRset] | None:
     node = nodes.get(name)
     if node is not None:
         return node
-    encloser = zonedata.parent(name)
-    while encloser not in nodes:  # the origin is always a node, so this ends
-        encloser = zonedata.parent(encloser)
-    return nodes.get(b"\x01*" + encloser)
+    return nodes.get(b"\x01*" + closest_encloser(zone, name))
+
+
+def closest_encloser(zone: Zone, name: bytes) -> bytes:
+    """The nearest existing ancestor of ``name`` (not a node itself) in ``zone``."""
+    encloser = dnsname.parent(name)
+    while encloser not in zone.nodes:  # the origin is always a node, so this ends
+        encloser = dnsname.parent(encloser)
+    return encloser
 
 
 def resolve(index: Index, zone: Zone, qname: bytes, qtype: int) -> Result:
@@ -141,7 +138,7 @@ def cut_of(zone: Zone, name: bytes) -> bytes | None:
     while name != zone.origin and name[0]:
         if name in zone.cuts:
             found = name
-        name = zonedata.parent(name)
+        name = dnsname.parent(name)
     return found
 
 
@@ -152,7 +149,7 @@ def referral(index: Index, zone: Zone, cut: bytes, answer: tuple[dnslib.RR, ...]
     ns = zone.nodes[cut][zonedata.NS]
     glue: list[dnslib.RR] = []
     for target in dict.fromkeys(ns.targets):
-        if not zonedata.is_subdomain(target, cut):
+        if not dnsname.within(target, cut):
             continue
         node = zone.nodes.get(target)
         for rtype in _ADDRESSES:

@@ -165,21 +165,6 @@ def label_of(name: bytes) -> dnslib.DNSLabel:
 labels = wire.labels
 
 
-def parent(name: bytes) -> bytes:
-    """The name one label up (the root's parent is the root)."""
-    return name[name[0] + 1 :] if name[0] else name
-
-
-def is_subdomain(name: bytes, origin: bytes) -> bool:
-    """True if ``name`` is ``origin`` or below it, comparing whole labels."""
-    while True:
-        if name == origin:
-            return True
-        if not name[0]:
-            return False
-        name = parent(name)
-
-
 def rdata_bytes(rd: dnslib.RD) -> bytes:
     buf = dnslib.DNSBuffer()
     rd.pack(buf)

@@ -20,6 +20,7 @@ import dnslib
 from kdns import wire
 from kdns.cluster import names, reverse
 from kdns.kube import objects, store
+from kdns.pkg import dnsname
 
 log = logging.getLogger("kdns.plugin.kubernetes")
 
@@ -150,7 +151,7 @@ class Synthesizer:
         tags: set[Tag] = set()
         if reverse.is_reverse(zone):
             return self._reverse(name, qtype, zone, tags)
-        labels = names.relative_labels(name, zone)
+        labels = dnsname.text_relative(name, zone)
         if not labels:
             return self._apex(name, qtype, zone, tags)
         if labels == ["dns-version"]:
@@ -367,13 +368,7 @@ class Synthesizer:
         return out
 
     def _zone_of(self, name: str) -> str | None:
-        best = None
-        for zone in self.settings.zones:
-            if (name == zone or name.endswith("." + zone) or zone == ".") and (
-                best is None or len(zone) > len(best)
-            ):
-                best = zone
-        return best
+        return dnsname.text_longest(name, self.settings.zones)
 
     # --- apex, NS --------------------------------------------------------------------------------
 

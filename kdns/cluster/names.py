@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kdns.pkg import dnsname
+
 SVC = "svc"
 POD = "pod"
 
@@ -33,12 +35,8 @@ class RecordRequest:
     protocol: str = ""
 
 
-def relative_labels(name: str, zone: str) -> list[str]:
-    """Labels of ``name`` left of ``zone`` (both lower-case, absolute)."""
-    if name == zone:
-        return []
-    base = name[: -len(zone)] if zone != "." else name
-    return base.rstrip(".").split(".")
+#: Labels of ``name`` left of ``zone`` (both lower-case, absolute).
+relative_labels = dnsname.text_relative
 
 
 def _strip(label: str) -> str:

@@ -12,6 +12,7 @@ from kdns.cluster import kubernetes as cluster
 from kdns.cluster import names, reverse
 from kdns.kube import objects
 from kdns.kube.store import Store
+from kdns.pkg import dnsname
 
 
 def explain(kube: cluster.Synthesizing, qname: str) -> list[str]:
@@ -20,16 +21,14 @@ def explain(kube: cluster.Synthesizing, qname: str) -> list[str]:
     options = getattr(kube, "options", None)
     store = synth.store
     settings = synth.settings
-    zone = next(
-        (z for z in sorted(settings.zones, key=len, reverse=True) if _under(qname, z)), None
-    )
+    zone = dnsname.text_longest(qname, settings.zones)
     if zone is None:
         return [
             f"{qname} is in none of the kubernetes plugin's zones ({', '.join(settings.zones)})"
         ]
     if reverse.is_reverse(zone):
         return _reverse(store, qname)
-    labels = names.relative_labels(qname, zone)
+    labels = dnsname.text_relative(qname, zone)
     try:
         request = names.parse(labels)
     except names.InvalidName:
@@ -63,10 +62,6 @@ def explain(kube: cluster.Synthesizing, qname: str) -> list[str]:
         if not ports:
             out.append(f"no port named _{request.port}._{request.protocol} on the Service")
     return out
-
-
-def _under(name: str, zone: str) -> bool:
-    return zone == "." or name == zone or name.endswith("." + zone)
 
 
 def _namespace(store: Store, options: object, namespace: str) -> list[str]:

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Awaitable
 
 from kdns import plugin, wire
+from kdns.pkg import dnsname
 from kdns.request import Request
 
 #: Plugins that pass a query on only when it is not theirs or when ``fallthrough`` says so.
@@ -92,7 +93,7 @@ def _covers(handler: object, name: str) -> bool:
     if not isinstance(zones, tuple) or not all(isinstance(z, str) for z in zones):
         return True
     lowered = name.lower()
-    return any(z == "." or lowered == z or lowered.endswith("." + z) for z in zones)
+    return any(dnsname.text_within(lowered, z) for z in zones)
 
 
 class End:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kdns import wire
+from kdns.pkg import dnsname
 
 if TYPE_CHECKING:
     from kdns import corefile
@@ -34,15 +35,7 @@ class Fall:
         if not self._wire:
             return False
         name = wire.text_to_name(qname.lower()) if isinstance(qname, str) else qname
-        offset = 0
-        # Walk label by label so that a label holding a dot byte cannot fake a zone boundary.
-        while True:
-            if name[offset:] in self._wire:
-                return True
-            length = name[offset]
-            if length == 0:
-                return False
-            offset += length + 1
+        return dnsname.within_any(name, self._wire)
 
 
 #: No fallthrough: the plugin answers every NXDOMAIN itself.

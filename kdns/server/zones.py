@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kdns import plugin, replay, wire
+from kdns.pkg import dnsname
 from kdns.request import Request
 
 
@@ -52,17 +53,7 @@ class ZoneTable:
 
     def match(self, key: bytes) -> Route | None:
         """The route of the longest zone that ``key`` (a ``Query.key``) falls under."""
-        routes = self._routes
-        name = key[:-4]
-        offset = 0
-        while True:
-            route = routes.get(name[offset:])
-            if route is not None:
-                return route
-            length = name[offset]
-            if length == 0:
-                return None
-            offset += length + 1
+        return dnsname.longest(key[:-4], self._routes)
 
     def resolve(self, req: Request) -> plugin.Result:
         """``req`` through the block whose zone holds its name, as the server routes a query

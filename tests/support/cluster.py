@@ -408,7 +408,8 @@ class Reply:
 
 
 def request(name: str, qtype: str | int, *, proto: str = "udp", edns: int | None = None) -> Request:
-    q = dnslib.DNSRecord.question(name, "A")
+    """A query for ``name`` (presentation form: ``\\.`` is a dot inside a label)."""
+    q = dnslib.DNSRecord.question(dnslib.DNSLabel(wire.labels(wire.text_to_name(name))), "A")
     q.q.qtype = qtype if isinstance(qtype, int) else getattr(dnslib.QTYPE, qtype)
     if edns is not None:
         q.add_ar(dnslib.EDNS0(udp_len=edns))

@@ -16,6 +16,7 @@ import socket
 from dataclasses import dataclass, field
 
 from kdns import metrics, plugin, wire
+from kdns.pkg import dnsname
 from kdns.request import Request
 
 log = logging.getLogger("kdns.plugin.acl")
@@ -79,17 +80,7 @@ class Rule:
 
     def zone_of(self, key: bytes) -> str | None:
         """The longest of the zones containing the lower-case wire name ``key``, or None."""
-        wires = self._wires
-        offset = 0
-        # Label by label, so that a label holding a dot byte cannot fake a zone boundary.
-        while True:
-            zone = wires.get(key[offset:])
-            if zone is not None:
-                return zone
-            length = key[offset]
-            if length == 0:
-                return None
-            offset += length + 1
+        return dnsname.longest(key, self._wires)
 
 
 BLOCKED = metrics.family(

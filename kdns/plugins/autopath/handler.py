@@ -17,6 +17,7 @@ from collections.abc import Callable
 import dnslib
 
 from kdns import metrics, plugin, render, wire
+from kdns.pkg import dnsname
 from kdns.request import Request
 
 log = logging.getLogger("kdns.plugin.autopath")
@@ -30,11 +31,6 @@ AUTOPATH_COUNT = metrics.family(
 )
 
 
-def first_in_search_path(name: str, search: list[str]) -> bool:
-    first = search[0]
-    return name == first or name.endswith("." + first) or first == "."
-
-
 class Autopath:
     name = "autopath"
 
@@ -44,14 +40,14 @@ class Autopath:
         self.search = search
 
     def _in_zones(self, name: str) -> bool:
-        return any(z == "." or name == z or name.endswith("." + z) for z in self.zones)
+        return any(dnsname.text_within(name, z) for z in self.zones)
 
     def serve(self, req: Request) -> plugin.Result:
         name = req.name
         if not self._in_zones(name):
             return self.next.serve(req)
         search = self.search(req)
-        if not search or not first_in_search_path(name, search):
+        if not search or not dnsname.text_within(name, search[0]):
             return self.next.serve(req)
         first = search[0]
         base = name[: -len(first) - 1] if first != "." else name.rstrip(".")

@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from kdns import plugin, replay, wire
-from kdns.pkg import response
+from kdns.pkg import dnsname, response
 from kdns.plugins.cache import entry as entry_
 from kdns.plugins.cache import stats as stats_
 from kdns.plugins.cache.entry import Entry, without_ad
@@ -127,7 +127,7 @@ class Cache:
 
     def serve(self, req: Request) -> plugin.Result:
         key = req.key
-        if self._zones is not None and not _within(key[:-4], self._zones):
+        if self._zones is not None and not dnsname.within_any(key[:-4], self._zones):
             return self.next.serve(req)
         flags = req.do + ((req.data[3] & wire.CD) >> 3)
         if flags:
@@ -144,7 +144,7 @@ class Cache:
 
     def replay_counter(self, req: Request, answer: wire.Answer, size: int) -> replay.Counter:
         """Count each replay of ``answer`` as the query it repeats was counted."""
-        if self._zones is not None and not _within(req.key[:-4], self._zones):
+        if self._zones is not None and not dnsname.within_any(req.key[:-4], self._zones):
             return _uncounted
         replayed = self.stats_for(req.server).replayed
         if answer.plugin != entry_.PLUGIN:
@@ -260,7 +260,11 @@ class Cache:
             store, other, disabled = self.denial, None, self._disable_denial
         else:
             return answer
-        if ttl <= 0 or store.capacity == 0 or (disabled and _within(req.key[:-4], disabled)):
+        if (
+            ttl <= 0
+            or store.capacity == 0
+            or (disabled and dnsname.within_any(req.key[:-4], disabled))
+        ):
             return answer
         now = self.clock()
         entry = Entry(
@@ -374,21 +378,7 @@ def _wire_set(zones: tuple[str, ...]) -> frozenset[bytes]:
     return frozenset(wire.text_to_name(z) for z in zones)
 
 
-def _within(name: bytes, zones: frozenset[bytes]) -> bool:
-    """Whether the wire ``name`` is at or below one of ``zones``, walking label boundaries."""
-    if not zones:
-        return False
-    offset = 0
-    while True:
-        if name[offset:] in zones:
-            return True
-        length = name[offset]
-        if length == 0:
-            return False
-        offset += length + 1
-
-
 def _covers(zones: tuple[str, ...], block_zones: tuple[str, ...]) -> bool:
     """True when every block zone lies within one of ``zones``."""
     wires = _wire_set(zones)
-    return all(_within(wire.text_to_name(z), wires) for z in block_zones)
+    return all(dnsname.within_any(wire.text_to_name(z), wires) for z in block_zones)

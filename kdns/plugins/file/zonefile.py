@@ -22,6 +22,7 @@ import dns.zone
 import dnslib
 
 from kdns.authority import zonedata
+from kdns.pkg import dnsname
 
 _INCLUDE = re.compile(r'^(\$INCLUDE[ \t]+)("[^"]*"|\S+)', re.IGNORECASE | re.MULTILINE)
 #: Record types whose rdata names another name the lookup follows (CNAME chains, glue).
@@ -100,10 +101,8 @@ def _zone(parsed: dns.zone.Zone, file: str) -> zonedata.Zone:
             if rtype == zonedata.SOA and owner != origin:
                 continue  # one SOA per zone, the apex's
             rrsets[rtype] = _rrset(owner, rtype, rdataset.ttl, list(rdataset))
-        parent = owner
-        while parent != origin and parent[0]:
-            parent = zonedata.parent(parent)
-            nodes.setdefault(parent, {})
+        for above in dnsname.ancestors(owner, origin):
+            nodes.setdefault(above, {})
     zone.cuts = frozenset(n for n, rr in nodes.items() if n != origin and zonedata.NS in rr)
     zone.apex_ns = zonedata.NS in nodes[origin]
     return zone

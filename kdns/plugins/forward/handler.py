@@ -27,6 +27,7 @@ import asyncio
 import random
 
 from kdns import plugin, replay, wire
+from kdns.pkg import dnsname
 from kdns.pkg.upstream import errors, message, transport
 from kdns.pkg.upstream.proxy import Proxy
 from kdns.plugins.forward.metrics import METRICS
@@ -41,18 +42,6 @@ DEADLINE = 5.0
 #: checks mark them down).
 MAX_ROUNDS = 3
 NO_HEALTHY = "no healthy proxies"
-
-
-def _under(name: bytes, zones: frozenset[bytes]) -> bool:
-    """Whether wire name ``name`` (lower-case) is one of ``zones`` or below one, label-wise."""
-    offset = 0
-    while True:
-        if name[offset:] in zones:
-            return True
-        length = name[offset]
-        if length == 0:
-            return False
-        offset += length + 1
 
 
 class Forward:
@@ -80,11 +69,11 @@ class Forward:
     def match(self, req: Request) -> bool:
         """Whether this forward handles ``req``'s name (FROM, minus ``except``)."""
         name = req.key[:-4]
-        if not _under(name, self._from_set):
+        if not dnsname.within_any(name, self._from_set):
             return False
         if name == self._from or not self._ignored:
             return True
-        return not _under(name, self._ignored)
+        return not dnsname.within_any(name, self._ignored)
 
     def serve(self, req: Request) -> plugin.Result:
         if not self.match(req):

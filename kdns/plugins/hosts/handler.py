@@ -10,9 +10,10 @@ without an SOA there is no NXDOMAIN to give (CoreDNS's comment says the same).
 from __future__ import annotations
 
 from kdns import plugin, wire
+from kdns.pkg import dnsname
 from kdns.pkg import fall as fall_
 from kdns.pkg.hits import HitTable
-from kdns.plugins.hosts import hostsfile, table
+from kdns.plugins.hosts import table
 from kdns.request import Request
 
 #: The server writes this SERVFAIL (a name in the zones that the hosts entries lack).
@@ -38,7 +39,7 @@ class Hosts(HitTable[table.Table]):
         if req.qtype == table.TYPE_PTR:
             return self.next.serve(req)
         name = req.key[:-4]
-        if not hostsfile.within(name, self.zones):
+        if not dnsname.within_any(name, self.zones):
             return self.next.serve(req)
         if name in self.table.names:
             return table.NODATA

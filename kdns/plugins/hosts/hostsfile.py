@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from kdns import wire
+from kdns.pkg import dnsname
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -69,7 +70,7 @@ def parse(lines: Iterable[str], *, zones: frozenset[bytes], reverse: bool = True
             continue
         for text in fields[1:]:
             name = normalize(text)
-            if name is None or not within(name, zones):
+            if name is None or not dnsname.within_any(name, zones):
                 continue
             if isinstance(address, ipaddress.IPv4Address):
                 hosts.name4.setdefault(name, []).append(address)
@@ -78,15 +79,3 @@ def parse(lines: Iterable[str], *, zones: frozenset[bytes], reverse: bool = True
             if reverse:
                 hosts.addr.setdefault(address, []).append(name)
     return hosts
-
-
-def within(name: bytes, zones: frozenset[bytes]) -> bool:
-    """Whether wire ``name`` is at or below one of ``zones``, walking label boundaries."""
-    offset = 0
-    while True:
-        if name[offset:] in zones:
-            return True
-        length = name[offset]
-        if length == 0:
-            return False
-        offset += length + 1

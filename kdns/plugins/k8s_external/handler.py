@@ -13,8 +13,8 @@ from __future__ import annotations
 import dnslib
 
 from kdns import plugin, render, replay, wire
-from kdns.authority import zonedata
 from kdns.cluster import reverse
+from kdns.pkg import dnsname
 from kdns.pkg.fall import Fall
 from kdns.plugins.k8s_external import lookup
 from kdns.plugins.k8s_external.lookup import AAAA, NS, PTR, SRV, A, Found, Lookup
@@ -42,7 +42,11 @@ class K8sExternal:
     ) -> None:
         self.next = next
         self.zones = zones
-        self._wire_zones = tuple((wire.text_to_name(z), z) for z in zones)
+        #: Each zone's wire form to (wire form, text); the first spelling of a repeated zone.
+        self._wire_zones: dict[bytes, tuple[bytes, str]] = {}
+        for text in zones:
+            zone_wire = wire.text_to_name(text)
+            self._wire_zones.setdefault(zone_wire, (zone_wire, text))
         self.apex = apex
         self.ttl = ttl
         self.fall = fall
@@ -54,13 +58,13 @@ class K8sExternal:
 
     def serve(self, req: Request) -> plugin.Result:
         qname = req.key[:-4]
-        zone = self._zone_of(qname)
+        zone = dnsname.longest(qname, self._wire_zones)
         if zone is None:
             return self.next.serve(req)
         if req.qtype in _TRANSFERS:
             return wire.Answer.failure(wire.REFUSED)
         zone_wire, zone_text = zone
-        below = zonedata.labels(qname)[: -len(zonedata.labels(zone_wire)) or None]
+        below = dnsname.relative(qname, zone_wire)
         try:
             rel = [label.decode("ascii") for label in below]
         except UnicodeDecodeError:
@@ -83,15 +87,6 @@ class K8sExternal:
         if req.qtype == SRV:
             return self._srv(req, zone_text, found)
         return self._nodata(req, zone_text)
-
-    def _zone_of(self, qname: bytes) -> tuple[bytes, str] | None:
-        best = None
-        for zone_wire, zone_text in self._wire_zones:
-            if zonedata.is_subdomain(qname, zone_wire) and (
-                best is None or len(zone_wire) > len(best[0])
-            ):
-                best = (zone_wire, zone_text)
-        return best
 
     # --- answers ---------------------------------------------------------------------------
 

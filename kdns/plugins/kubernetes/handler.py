@@ -15,6 +15,7 @@ import dnslib
 from kdns import plugin, render, replay, wire
 from kdns.cluster import kubernetes as records
 from kdns.kube import store
+from kdns.pkg import dnsname
 from kdns.pkg.fall import Fall
 from kdns.plugins.kubernetes import answers
 from kdns.plugins.kubernetes.options import Options
@@ -93,10 +94,7 @@ class Kubernetes:
     # --- serving --------------------------------------------------------------------------
 
     def zone_of(self, name: str) -> str | None:
-        for zone in self.zones:
-            if name == zone or name.endswith("." + zone) or zone == ".":
-                return zone
-        return None
+        return dnsname.text_longest(name, self.zones)
 
     def serve(self, req: Request) -> plugin.Result:
         entry = self.answers.get(req.key)

@@ -14,6 +14,7 @@ import socket
 import struct
 
 from kdns import metrics, plugin, replay, wire
+from kdns.pkg import dnsname
 from kdns.request import Request
 
 log = logging.getLogger("kdns.plugin.local")
@@ -123,7 +124,7 @@ class Local:
     def _answers_for(self, name: bytes) -> dict[int, wire.Answer] | None:
         if name == LOCALHOST:
             return self._localhost
-        if name.endswith(LOCALHOST) and _is_label_boundary(name, len(name) - len(LOCALHOST)):
+        if dnsname.within(name, LOCALHOST):
             self._count_localhost(name)
             return self._below_localhost
         if self.localhost_prefix and name.startswith(LOCALHOST[:-1]) and len(name) > len(LOCALHOST):
@@ -134,7 +135,7 @@ class Local:
         for zone in REVERSE_ZONES:
             if name == zone:
                 return self._apex
-            if name.endswith(zone) and _is_label_boundary(name, len(name) - len(zone)):
+            if dnsname.within(name, zone):
                 if name == _LOOPBACK_PTR:
                     return self._loopback
                 return {0: self._nxdomain[zone]}
@@ -144,11 +145,3 @@ class Local:
     def _count_localhost(name: bytes) -> None:
         LOCALHOST_REQUESTS.inc(())
         log.debug("localhost name %s answered locally", wire.name_to_text(name))
-
-
-def _is_label_boundary(name: bytes, offset: int) -> bool:
-    """True when a label of the wire name ``name`` starts at ``offset``."""
-    at = 0
-    while at < offset:
-        at += name[at] + 1
-    return at == offset

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import dnslib
 
 from kdns import plugin, wire
+from kdns.pkg import dnsname
 from kdns.request import Request
 
 log = logging.getLogger("kdns.plugin.log")
@@ -40,7 +41,7 @@ class Rule:
     classes: frozenset[str]
 
     def matches(self, name: str) -> bool:
-        return any(z == "." or name == z or name.endswith("." + z) for z in self.zones)
+        return any(dnsname.text_within(name, z) for z in self.zones)
 
 
 def classify(answer: wire.Answer) -> str:

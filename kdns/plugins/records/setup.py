@@ -10,7 +10,7 @@ from kdns import wire
 from kdns.authority import zonedata
 from kdns.authority.serve import reload_interval, serve
 from kdns.errors import CorefileError
-from kdns.pkg import fall
+from kdns.pkg import dnsname, fall
 from kdns.plugins.records import yamlfile
 from kdns.plugins.records.handler import Records
 from kdns.plugins.records.options import DEFAULT_RELOAD, Options
@@ -95,11 +95,9 @@ def warn_uncovered(keys: tuple[str, ...], zones: list[zonedata.Zone]) -> None:
     """Warn about a zone whose names the block's keys do not send here (they are REFUSED)."""
     origins = [wire.text_to_name(key.lower()) for key in keys]
     for zone in zones:
-        if any(zonedata.is_subdomain(zone.origin, key) for key in origins):
+        if any(dnsname.within(zone.origin, key) for key in origins):
             continue
-        inside = [
-            k for k, o in zip(keys, origins, strict=True) if zonedata.is_subdomain(o, zone.origin)
-        ]
+        inside = [k for k, o in zip(keys, origins, strict=True) if dnsname.within(o, zone.origin)]
         which = f"its names outside {', '.join(inside)}" if inside else "its names"
         log.warning(
             "plugin/records: %s:%d: zone '%s' is not covered by this server block's zones (%s): "

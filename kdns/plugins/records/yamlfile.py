@@ -34,12 +34,10 @@ from kdns.authority.zonedata import (
     RRset,
     Source,
     Zone,
-    is_subdomain,
     label_of,
-    parent,
     rdata_bytes,
 )
-from kdns.pkg import yamlerror
+from kdns.pkg import dnsname, yamlerror
 
 _DOC_KEYS = ("zone", "ttl", "records")
 _NULL = "tag:yaml.org,2002:null"
@@ -146,7 +144,7 @@ class _Document:
         for key_node, value in records.value:
             text = self.scalar(key_node, "name")
             owner = self.name(key_node, text)
-            if not is_subdomain(owner, self.origin):
+            if not dnsname.within(owner, self.origin):
                 raise self.fail(key_node, f"name '{text}' is outside zone '{self.origin_text}'")
             if owner in owners:
                 raise self.fail(
@@ -161,10 +159,8 @@ class _Document:
         # Every name between an owner and the origin exists (RFC 4592 §2.2.2, empty
         # non-terminals): it answers NODATA, and it stops wildcards above it from matching.
         for owner in list(zone.nodes):
-            name = owner
-            while name != self.origin:
-                name = parent(name)
-                zone.nodes.setdefault(name, {})
+            for above in dnsname.ancestors(owner, self.origin):
+                zone.nodes.setdefault(above, {})
 
     def rrsets(self, owner: bytes, node: yaml.MappingNode, ttl: int) -> dict[int, RRset]:
         fields = self.mapping(node, fold_case=True)

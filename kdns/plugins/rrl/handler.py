@@ -23,6 +23,7 @@ import logging
 import time
 
 from kdns import metrics, plugin, replay, wire
+from kdns.pkg import dnsname
 from kdns.plugins.rrl import table as table_
 from kdns.plugins.rrl.options import NANOS, Options
 from kdns.plugins.rrl.table import Verdict
@@ -63,7 +64,7 @@ class RRL:
     def __init__(self, next: plugin.Handler, *, options: Options) -> None:
         self.next = next
         self.options = options
-        self.zones = tuple(wire.text_to_name(z) for z in options.zones)
+        self.zones = frozenset(wire.text_to_name(z) for z in options.zones)
         self._intervals = (
             _interval(options.responses),
             _interval(options.nodata),
@@ -99,11 +100,7 @@ class RRL:
         return plugin.then(result, lambda answer: self._limit(req, prefix, answer, now))
 
     def _covers(self, key: bytes) -> bool:
-        name = key[:-4]
-        for zone in self.zones:
-            if name.endswith(zone) and _at_label(name, len(name) - len(zone)):
-                return True
-        return False
+        return dnsname.within_any(key[:-4], self.zones)
 
     def _account(self, req: Request, answer: wire.Answer) -> tuple[tuple[object, ...], int]:
         """The account of ``answer`` to ``req`` without the client prefix, and its interval
@@ -198,13 +195,6 @@ class RRL:
             else:
                 self._labels.add(label)
         family.inc((label,))
-
-
-def _at_label(name: bytes, offset: int) -> bool:
-    at = 0
-    while at < offset:
-        at += name[at] + 1
-    return at == offset
 
 
 def _category(answer: wire.Answer) -> int:

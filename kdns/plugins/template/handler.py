@@ -25,8 +25,8 @@ import dns.rrset
 import re2
 
 from kdns import metrics, plugin, replay, wire
+from kdns.pkg import dnsname, gotemplate
 from kdns.pkg import fall as fallpkg
-from kdns.pkg import gotemplate
 from kdns.plugins.template import records
 from kdns.request import Request
 
@@ -129,13 +129,13 @@ class Template:
     rcode: int = wire.NOERROR
     ederror: tuple[int, str] | None = None
     fall: fallpkg.Fall = fallpkg.ZERO
-    _zone_wires: tuple[tuple[bytes, str], ...] = field(default=(), compare=False)
+    _zone_wires: dict[bytes, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
-        wires = sorted(
-            ((wire.text_to_name(z), z) for z in self.zones), key=lambda item: -len(item[0])
-        )
-        object.__setattr__(self, "_zone_wires", tuple(wires))
+        wires: dict[bytes, str] = {}
+        for zone in self.zones:
+            wires.setdefault(wire.text_to_name(zone), zone)
+        object.__setattr__(self, "_zone_wires", wires)
 
     @property
     def pure(self) -> bool:
@@ -150,18 +150,7 @@ class Template:
 
     def zone_of(self, key_name: bytes) -> str | None:
         """The longest of this line's zones that holds ``key_name`` (lower-case wire form)."""
-        for zone_wire, zone in self._zone_wires:
-            if key_name.endswith(zone_wire) and _at_label(key_name, len(key_name) - len(zone_wire)):
-                return zone
-        return None
-
-
-def _at_label(name: bytes, offset: int) -> bool:
-    """True if ``offset`` is where a label of ``name`` starts."""
-    pos = 0
-    while pos < offset:
-        pos += name[pos] + 1
-    return pos == offset
+        return dnsname.longest(key_name, self._zone_wires)
 
 
 _CLASS_ANY = 255

@@ -112,6 +112,15 @@ def test_names_outside_the_zones_pass_on() -> None:
     assert c.next.seen == ["www.example.org.", "cluster.local.org.", "xcluster.local."]
 
 
+def test_an_escaped_dot_is_no_zone_boundary() -> None:
+    """``x.svc\\.cluster.local.`` has the labels x, "svc.cluster" and local: it is under
+    ``local.`` only, so it is not the cluster zone's (CoreDNS's ``dns.IsSubDomain``)."""
+    c = k.build()
+    for name in ("x.svc\\.cluster.local.", "cluster\\.local."):
+        assert k.ask(c, name).rcode == PASSED, name
+    assert c.next.seen == ["x.svc\\.cluster.local.", "cluster\\.local."]
+
+
 def test_zone_transfers_are_refused() -> None:
     c = k.build()
     for qtype in ("AXFR", "IXFR"):

@@ -67,3 +67,11 @@ def test_each_query_is_logged_once_at_most(
         '. {\n    log . "a {name}"\n    log example.test "b {name}"\n    whoami\n}\n',
     )
     assert lines(handler, caplog, "www.example.test.") == ["a www.example.test."]
+
+
+def test_an_escaped_dot_is_no_zone_boundary(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``a\\.example.test.`` has the labels "a.example" and test: not under example.test."""
+    handler = chain(tmp_path, COREFILE)
+    assert lines(handler, caplog, "a\\.example.test.") == ["second a\\.example.test. NOERROR"]
