@@ -49,7 +49,7 @@ class Instance:
         self.tcp: list[TCPListener] = []
         self.tables: dict[tuple[str, int], ZoneTable] = {}
         self.timeouts: dict[tuple[str, int], Timeouts] = {}
-        #: How long closing TCP listeners wait for in-flight queries (CoreDNS's graceTimeout).
+        #: How long closing listeners wait for in-flight queries (CoreDNS's graceTimeout).
         self.grace = 5.0
 
     @property
@@ -195,7 +195,7 @@ class Instance:
             for udp in [u for u in self.udp if u.port == port and _matches(u.host, host)]:
                 self.udp.remove(udp)
                 try:
-                    await udp.close()
+                    await udp.close(grace=self.grace)
                 except Exception as err:
                     log.error("closing udp %s:%d: %s", udp.host, port, err)
             for tcp in [t for t in self.tcp if t.port == port and _matches(t.host, host)]:
@@ -225,7 +225,7 @@ class Instance:
 
     async def _close_listeners(self, *, grace: float) -> None:
         for udp in self.udp:
-            await udp.close()
+            await udp.close(grace=grace)
         for tcp in self.tcp:
             await tcp.close(grace=grace)
         self.udp.clear()

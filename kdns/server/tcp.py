@@ -30,7 +30,7 @@ from typing import cast
 
 from kdns import metrics
 from kdns.request import TCP
-from kdns.server import dispatch
+from kdns.server import dispatch, inflight
 from kdns.server.zones import ZoneTable
 
 log = logging.getLogger("kdns.server")
@@ -142,7 +142,8 @@ class TCPListener:
         metrics.TCP_CONNECTIONS.inc((self.label,), -1)
 
     async def close(self, *, grace: float = 5.0) -> None:
-        """Stop accepting, let in-flight queries finish (up to ``grace``), abort the rest.
+        """Stop accepting, let in-flight queries finish (up to ``grace``), abort the rest and
+        wait for their queries to end.
 
         Never raises: a shutdown or reload goes on whatever the clients do.
         """
@@ -151,19 +152,19 @@ class TCPListener:
         busy = list(self.connections)
         if busy and grace > 0:
             drains = [asyncio.ensure_future(conn.drain()) for conn in busy]
-            _, late = await asyncio.wait(drains, timeout=grace)
-            for task in late:
-                task.cancel()
+            late = await inflight.finish(drains, grace=grace)
             if late:
                 log.warning(
                     "TCP %s:%d: %d connections still busy after %.1fs, aborted",
                     self.host,
                     self.port,
-                    len(late),
+                    late,
                     grace,
                 )
+        unanswered = [task for conn in self.connections for task in conn.pending]
         for conn in list(self.connections):
             conn.abort()
+        await inflight.finish(unanswered, grace=0)
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from kdns import replay, wire
 from kdns.request import UDP, Request
-from kdns.server import dispatch
+from kdns.server import dispatch, inflight
 from kdns.server.zones import Route, ZoneTable
 
 if TYPE_CHECKING:
@@ -151,8 +151,9 @@ class UDPListener:
         ):
             waker.sendto(b"", (host, port))
 
-    async def close(self) -> None:
-        """Stop reading, let replies still being worked out go out (up to 5 s), then close."""
+    async def close(self, *, grace: float = 5.0) -> None:
+        """Stop reading, let replies still being worked out go out (up to ``grace`` seconds),
+        cancel the rest and wait for them, then close."""
         sock = self._sock
         if sock is None:
             return
@@ -170,8 +171,7 @@ class UDPListener:
                 await asyncio.to_thread(thread.join, 5)
             self._stopped.clear()
         await asyncio.sleep(0)  # queries a reader handed over run now
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5)
+        await inflight.finish(self._tasks, grace=grace)
         self._sock = None
         self.replies.clear()
         sock.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -27,20 +26,6 @@ FAST: dict[str, Any] = {
     "connect_timeout": 1.0,
     "request_timeout": 5.0,
 }
-
-
-@pytest.fixture(autouse=True)
-async def _no_leaked_tasks() -> AsyncIterator[None]:
-    """Fail a test that leaves tasks behind (kopf's ``_no_asyncio_pending_tasks``)."""
-    before = asyncio.all_tasks()
-    yield
-    current = asyncio.current_task()
-    for _ in range(50):
-        leaked = {t for t in asyncio.all_tasks() - before if t is not current and not t.done()}
-        if not leaked:
-            return
-        await asyncio.sleep(0.02)
-    pytest.fail(f"tasks leaked: {sorted(t.get_name() for t in leaked)}")
 
 
 @pytest.fixture

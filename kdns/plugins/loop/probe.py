@@ -12,6 +12,7 @@ again, at most `MAX_TIMEOUTS` times, within CoreDNS's 30 s.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from kdns import config
@@ -55,9 +56,11 @@ class Prober:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="loop-probe")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         self.handler.disabled = True
 
     async def _run(self) -> None:
