@@ -112,7 +112,9 @@ class Checker:
             return False
         return True
 
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+    def stop(self) -> asyncio.Task[None] | None:
+        """Cancel the checks; returns the cancelled task, for a caller that waits for its end."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+        return task

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import time
 
 from kdns import wire
 from kdns.pkg.upstream import datagram, errors, health, message, transport
 from kdns.pkg.upstream.metrics import METRICS
+
+#: How long closing waits for cancelled health checks to finish their cleanup.
+CLOSE_WAIT = 1.0
 
 
 class Proxy:
@@ -33,6 +37,7 @@ class Proxy:
         self.pools = {transport.TCP: transport.Pool(expire), transport.TLS: transport.Pool(expire)}
         self.health = health.Checker(self, health_options or health.HealthOptions())
         self.closed = False
+        self._stopping: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         scheme = "tls://" if self.tls is not None else ""
@@ -90,6 +95,11 @@ class Proxy:
     def close(self) -> None:
         """Stop health checks and close pooled connections (the configuration was unloaded)."""
         self.closed = True
-        self.health.stop()
+        self._stopping = self.health.stop()
         for pool in self.pools.values():
             pool.close()
+
+    async def wait_closed(self) -> None:
+        """After `close`: wait (up to ``CLOSE_WAIT``) for the cancelled health checks to end."""
+        if self._stopping is not None:
+            await asyncio.wait({self._stopping}, timeout=CLOSE_WAIT)

@@ -57,6 +57,8 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
     async def close() -> None:
         for proxy in proxies:
             proxy.close()
+        for proxy in proxies:
+            await proxy.wait_closed()
 
     c.on_cleanup(close)
 

@@ -16,6 +16,7 @@ from kdns.pkg.upstream import errors, health, message, ports, transport
 from kdns.pkg.upstream.metrics import METRICS
 from kdns.pkg.upstream.proxy import Proxy
 from kdns.plugins.forward import metrics as forward_metrics
+from kdns.plugins.forward.handler import Forward
 from kdns.request import Request
 from tests.support.upstream import FakeUpstream, free_port
 
@@ -158,3 +159,21 @@ async def test_all_down_counts_healthcheck_broken() -> None:
     answer = await plugin.resolve(server.handler.serve(request("x.example.")))
     assert (answer.rcode, answer.error) == (wire.SERVFAIL, "no healthy proxies")
     assert forward_metrics.METRICS.healthcheck_broken == before + 1
+
+
+async def test_cleanup_waits_for_the_health_checks_it_cancels(upstream: FakeUpstream) -> None:
+    """A reload's cleanup returns only once every forward's health checks have ended: none
+    goes on probing an upstream of a configuration that is gone."""
+    text = f".:1053 {{\n    forward . 127.0.0.1:{upstream.port} {{\n        health_check 0.05s\n    }}\n}}\n"
+    loaded = config.load(corefile.parse(text))
+    upstream.pause()
+    link: object = loaded.servers[0].handler
+    while not isinstance(link, Forward):
+        link = link.next
+    for proxy in link.proxies:
+        proxy.healthcheck()
+    checks = [t for t in asyncio.all_tasks() if t.get_name().startswith("forward-health-")]
+    assert checks
+    for hook in loaded.hooks.cleanup:
+        await hook()
+    assert all(t.done() for t in checks)
