@@ -2,7 +2,7 @@
 """The ``kubeadm`` mix: kubeadm's Corefile under the queries pods send, kdns against unbound.
 
     python tests/bench/kubeadm_bench.py [--services 1000] [--external 100] [--duration 10]
-                                        [--rate 10000] [--rev REV] [--json FILE]
+                                        [--rate 10000] [--repeat 3] [--rev REV] [--json FILE]
 
 kdns runs kubeadm's current Corefile (``/work/shared/reference/corefiles``: errors, health,
 ready, kubernetes, prometheus, forward, ``cache 30 { disable success/denial cluster.local }``,
@@ -18,7 +18,8 @@ NXDOMAINs (A and AAAA on NAME.default.svc.cluster.local, NAME.svc.cluster.local,
 NAME.cluster.local) and then the name itself (a cache hit once warm); each cluster name is
 asked A and AAAA. Each server runs alone on CPU 0 (``taskset``), dnsperf and this harness on
 CPU 1, in one run. Printed per server: max qps, and at ``--rate``: server CPU per query and
-p50/p99 latency, with kdns's ratio to unbound against the issue's targets (PASS/MISS, never
+p50/p99 latency (medians of ``--repeat`` fixed-rate runs; each run's p99 is listed too),
+with kdns's ratio to unbound against the issue's targets (PASS/MISS, never
 enforced). Only 127.0.0.1 is used; every load is bounded in time.
 """
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -192,25 +194,33 @@ def run_server(
             )
             if run.lost_pct <= 1.0 and (best is None or run.qps > best.qps):
                 best = run
-        fixed = bench.dnsperf(
-            server,
-            port,
-            datafile,
-            workdir,
-            seconds=args.duration,
-            outstanding=200,
-            rate=args.rate,
-            verbose=True,
-        )
+        # One fixed-rate run's p99 doubles or halves from run to run on a quiet machine (a few slow
+        # scheduling events decide it); the median of several runs is what a target is judged on.
+        runs = [
+            bench.dnsperf(
+                server,
+                port,
+                datafile,
+                workdir,
+                seconds=args.duration,
+                outstanding=200,
+                rate=args.rate,
+                verbose=True,
+            )
+            for _ in range(args.repeat)
+        ]
+        p99s = sorted(run.percentile(99) for run in runs)
+        fixed = sorted(runs, key=lambda run: run.percentile(99))[len(runs) // 2]
         return {
             "max_qps": round(best.qps) if best else 0,
             "capacity_qps_per_cpu": round(best.capacity) if best else 0,
             "fixed_qps": round(fixed.qps),
-            "cpu_us_per_query": round(fixed.us_per_query, 2),
-            "p50_us": round(fixed.percentile(50), 1),
-            "p99_us": round(fixed.percentile(99), 1),
-            "lost_pct": round(fixed.lost_pct, 3),
-            "other_load_cpu0": round(fixed.other_load(bench.SERVER_CPU), 3),
+            "cpu_us_per_query": round(statistics.median(run.us_per_query for run in runs), 2),
+            "p50_us": round(statistics.median(run.percentile(50) for run in runs), 1),
+            "p99_us": round(statistics.median(p99s), 1),
+            "p99_runs_us": [round(p, 1) for p in p99s],
+            "lost_pct": round(max(run.lost_pct for run in runs), 3),
+            "other_load_cpu0": round(max(run.other_load(bench.SERVER_CPU) for run in runs), 3),
             "nxdomain_pct": round(fixed.rcode_pct("NXDOMAIN"), 1),
         }
     finally:
@@ -223,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--external", type=int, default=100)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--rate", type=int, default=10_000)
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="fixed-rate runs; their medians are reported"
+    )
     parser.add_argument("--rev", help="run the kdns of this commit (git archive) instead")
     parser.add_argument("--no-unbound", action="store_true")
     parser.add_argument("--json", type=Path)
