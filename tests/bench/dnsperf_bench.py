@@ -1107,6 +1107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         kubeadm_argv = ["--duration", f"{args.duration:g}", "--rate", str(args.rate)]
         kubeadm_argv += ["--rev", args.rev] if args.rev else []
         kubeadm_argv += ["--no-unbound"] if args.no_unbound else []
+        kubeadm_argv += ["--repeat", str(args.repeat)]
         kubeadm_bench.main(kubeadm_argv)
         wanted.remove("kubeadm")
         if not wanted:
