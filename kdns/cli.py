@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from kdns import __version__, config, corefile, lifecycle, logs, plugins
+from kdns import __version__, config, corefile, goflag, lifecycle, logs, plugins
 from kdns.errors import ConfigError, CorefileError, KdnsError
+from kdns.goflag import UsageError
 
 log = logging.getLogger("kdns")
 
@@ -47,10 +48,6 @@ Subcommands:
 """
 
 
-class UsageError(KdnsError):
-    pass
-
-
 @dataclass
 class Options:
     conf: str | None = None
@@ -75,11 +72,11 @@ def parse_args(argv: list[str]) -> Options:
             break
         if not arg.startswith("-") or arg == "-":
             raise UsageError(f"unexpected argument: {arg}")
-        name, eq, value = arg.lstrip("-").partition("=")
+        name, inline = goflag.split(arg)
         if name in _BOOL:
-            if eq and value.lower() not in ("true", "false", "1", "0"):
-                raise UsageError(f'invalid boolean value "{value}" for -{name}')
-            flag = not eq or value.lower() in ("true", "1")
+            if inline is not None and inline.lower() not in ("true", "false", "1", "0"):
+                raise UsageError(f'invalid boolean value "{inline}" for -{name}')
+            flag = inline is None or inline.lower() in ("true", "1")
             if name in ("h", "help"):
                 opts.help = flag
             else:
@@ -87,17 +84,11 @@ def parse_args(argv: list[str]) -> Options:
             continue
         if name not in _VALUE:
             raise UsageError(f"flag provided but not defined: -{name}")
-        if not eq:
-            if not args:
-                raise UsageError(f"flag needs an argument: -{name}")
-            value = args.pop(0)
+        value = goflag.value(name, inline, args)
         if name == "conf":
             opts.conf = value
         else:
-            try:
-                opts.port = int(value)
-            except ValueError:
-                raise UsageError(f'invalid value "{value}" for flag -dns.port') from None
+            opts.port = goflag.integer(name, value)
             if not 0 <= opts.port <= 65535:
                 raise UsageError(f'invalid value "{value}" for flag -dns.port')
     return opts

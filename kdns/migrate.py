@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from kdns import goflag
 from kdns.errors import KdnsError
 from kdns.pkg import yamlerror
 
@@ -287,16 +288,15 @@ def main(argv: list[str]) -> int:
     path: str | None = None
     while args:
         arg = args.pop(0)
-        name, eq, value = arg.lstrip("-").partition("=")
+        name, inline = goflag.split(arg)
         if arg in ("-h", "-help", "--help"):
             print(USAGE, end="")
             return 0
         if arg.startswith("-") and arg != "-" and name == "cluster-domain":
-            if not eq:
-                if not args:
-                    return _usage("flag needs an argument: -cluster-domain")
-                value = args.pop(0)
-            domain = value
+            try:
+                domain = goflag.value(name, inline, args)
+            except goflag.UsageError as err:
+                return _usage(str(err))
         elif arg.startswith("-") and arg != "-":
             return _usage(f"flag provided but not defined: -{name}")
         elif path is None:

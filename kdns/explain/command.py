@@ -23,12 +23,13 @@ from typing import Any
 import dns.message
 import dns.rdatatype
 
-from kdns import config, corefile, plugin, wire
+from kdns import config, corefile, goflag, plugin, wire
 from kdns.authority import answers
 from kdns.authority.handler import Authority
 from kdns.cluster.kubernetes import Synthesizing
 from kdns.errors import ConfigError
 from kdns.explain import digformat, kubernetes, trace
+from kdns.goflag import UsageError
 from kdns.request import Request
 from kdns.server.zones import Route, ZoneTable
 
@@ -41,10 +42,6 @@ Usage: kdns explain NAME [TYPE] [-conf FILE] [-from NAMESPACE] [-ndots N] [-o te
 
 #: Seconds the kubernetes caches get to list before the explanation goes ahead without them.
 SYNC_TIMEOUT = 10.0
-
-
-class UsageError(Exception):
-    pass
 
 
 @dataclasses.dataclass
@@ -65,15 +62,12 @@ def parse_args(argv: list[str]) -> Args:
     while rest:
         arg = rest.pop(0)
         if arg.startswith("-") and len(arg) > 1:
-            flag, eq, value = arg.lstrip("-").partition("=")
+            flag, inline = goflag.split(arg)
             if flag in ("h", "help"):
                 raise UsageError("")
             if flag not in ("conf", "from", "ndots", "o", "dns.port"):
                 raise UsageError(f"flag provided but not defined: -{flag}")
-            if not eq:
-                if not rest:
-                    raise UsageError(f"flag needs an argument: -{flag}")
-                value = rest.pop(0)
+            value = goflag.value(flag, inline, rest)
             if flag == "conf":
                 args.conf = value
             elif flag == "from":
@@ -83,10 +77,7 @@ def parse_args(argv: list[str]) -> Args:
                     raise UsageError(f"-o takes text or json, not {value}")
                 args.output = value
             else:
-                try:
-                    number = int(value)
-                except ValueError:
-                    raise UsageError(f'invalid value "{value}" for flag -{flag}') from None
+                number = goflag.integer(flag, value)
                 if flag == "ndots":
                     args.ndots = number
                 else:
