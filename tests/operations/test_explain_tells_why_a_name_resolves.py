@@ -110,3 +110,18 @@ def test_records_answers_name_their_file_and_line(tmp_path: Path) -> None:
     done = clients.run_kdns(["explain", "web.example.test", "-conf", "Corefile"], cwd=tmp_path)
     assert done.returncode == 0
     assert "web.example.test. A from zone.yaml:3" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["x.test", "-ndots"], "flag needs an argument: -ndots"),
+        (["x.test", "-ndots", "five"], 'invalid value "five" for flag -ndots'),
+        (["x.test", "-ndots=5", "-nope"], "flag provided but not defined: -nope"),
+    ],
+)
+def test_a_bad_flag_exits_2_with_gos_message(argv: list[str], message: str, tmp_path: Path) -> None:
+    done = clients.run_kdns(["explain", *argv], cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[0] == message
+    assert "Traceback" not in done.stderr
