@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kdns.pkg import dnsname
-
 SVC = "svc"
 POD = "pod"
 
@@ -33,10 +31,6 @@ class RecordRequest:
     endpoint: str = ""
     port: str = ""
     protocol: str = ""
-
-
-#: Labels of ``name`` left of ``zone`` (both lower-case, absolute).
-relative_labels = dnsname.text_relative
 
 
 def _strip(label: str) -> str:

@@ -6,6 +6,7 @@ import pytest
 
 from kdns.cluster import kubernetes, names, reverse
 from kdns.cluster.names import RecordRequest
+from kdns.pkg import dnsname
 
 
 @pytest.mark.parametrize(
@@ -63,7 +64,7 @@ def test_parse_refuses_names_that_cannot_exist(labels: list[str]) -> None:
     ],
 )
 def test_relative_labels(name: str, zone: str, labels: list[str]) -> None:
-    assert names.relative_labels(name, zone) == labels
+    assert dnsname.text_relative(name, zone) == labels
 
 
 @pytest.mark.parametrize(
