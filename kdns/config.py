@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from kdns import corefile, plugin, plugins
 from kdns.errors import ConfigError, CorefileError
@@ -70,6 +70,16 @@ class Process:
             self.on_stop()
 
 
+class DataSource(Protocol):
+    """A cache filled from outside kdns (the Kubernetes API), as a configuration starts it."""
+
+    async def start(self) -> None: ...
+
+    async def wait_ready(self, timeout: float) -> bool: ...
+
+    async def stop(self) -> None: ...
+
+
 @dataclass
 class Hooks:
     """What a loaded configuration must start and stop, shared by all its server blocks."""
@@ -85,6 +95,9 @@ class Hooks:
     readiness: dict[str, Callable[[], bool]] = field(default_factory=dict)
     #: Objects several blocks share (one health endpoint per address, ...).
     shared: dict[str, Any] = field(default_factory=dict)
+    #: The caches that fill from outside (the kubernetes plugin's API watches): started by a
+    #: plugin's startup hook, and by ``kdns explain``, which runs no hooks, directly.
+    sources: list[DataSource] = field(default_factory=list)
     #: The ``reload`` directive's settings; None when no block has it.
     reload: ReloadSettings | None = None
     #: The process serving this configuration.
@@ -138,6 +151,10 @@ class Controller:
             self.hooks.shared[key] = make()
         value: T = self.hooks.shared[key]
         return value
+
+    def add_source(self, source: DataSource) -> None:
+        """Name a cache this configuration fills from outside (``kdns explain`` starts it)."""
+        self.hooks.sources.append(source)
 
     def once_per_block(self) -> None:
         """Refuse a second line of this directive in the same server block."""

@@ -143,7 +143,7 @@ async def _explain(args: Args, loaded: config.Loaded) -> dict[str, Any]:
     ]
     table = ZoneTable(routes)
     by_handler = {id(s.handler): s for s in servers}
-    controllers = _controllers(loaded)
+    controllers = loaded.hooks.sources
     try:
         for ctl in controllers:
             await ctl.start()
@@ -167,11 +167,6 @@ async def _explain(args: Args, loaded: config.Loaded) -> dict[str, Any]:
         for ctl in controllers:
             with contextlib.suppress(Exception):
                 await ctl.stop()
-
-
-def _controllers(loaded: config.Loaded) -> list[Any]:
-    caches = loaded.hooks.shared.get("kubernetes")
-    return list(caches.controllers.values()) if caches is not None else []
 
 
 def _search(args: Args, servers: list[Server]) -> list[str]:

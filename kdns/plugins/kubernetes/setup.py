@@ -188,6 +188,7 @@ def setup(d: corefile.Directive, c: config.Controller) -> None:
     ctl = caches.controllers.get(options.kube)
     if ctl is None:
         ctl = caches.controllers[options.kube] = kcontroller.Controller(options.kube)
+        c.add_source(ctl)
         ctl.store.on_trigger_time = programming.recorder(ctl.store)
         c.on_startup(_starter(ctl, options.startup_timeout, _source_line(d)))
         c.on_cleanup(ctl.stop)
