@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import yaml
 
 from kdns import cli, config, corefile, plugins
 from kdns.migrate import MigrationError, translate
-from tests.support import kdnsproc
+from tests.support import clients, kdnsproc
 
 KUBEADM = """\
 .:53 {
@@ -55,14 +53,7 @@ def configmap(**data: str) -> str:
 
 def run(text: str, *extra: str) -> tuple[int, str, str]:
     """``python -m kdns migrate-kube-dns -`` with ``text`` on standard input."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "kdns", "migrate-kube-dns", *extra, "-"],
-        input=text,
-        capture_output=True,
-        text=True,
-        timeout=20,
-        check=False,
-    )
+    proc = clients.run_kdns(["migrate-kube-dns", *extra, "-"], cwd=Path.cwd(), input=text)
     return proc.returncode, proc.stdout, proc.stderr
 
 

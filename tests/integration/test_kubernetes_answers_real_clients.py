@@ -7,8 +7,6 @@ The fixture cluster is the one the in-process record tests use, plus a headless 
 from __future__ import annotations
 
 import ipaddress
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import dns.rcode
 import pytest
 
 from tests.support import apiserver as fa
-from tests.support import cluster, kube_e2e
+from tests.support import clients, cluster, kube_e2e
 
 T = "testns.svc.cluster.local."
 BIG = f"big.{T}"
@@ -171,12 +169,6 @@ def test_a_bad_corefile_stops_kdns_with_its_line(tmp_path: Path) -> None:
     corefile.write_text(
         "cluster.local:1053 {\n  kubernetes {\n    namespaces a\n    namespace_labels x=y\n  }\n}\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "kdns", "-conf", str(corefile)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    proc = clients.run_kdns(["-conf", str(corefile)], cwd=corefile.parent, timeout=30)
     assert proc.returncode == 1
     assert f"{corefile}:4 - Error during parsing: namespaces and namespace_labels" in proc.stderr

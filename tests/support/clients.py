@@ -52,11 +52,13 @@ def serve(
 
 
 def run_kdns(
-    args: list[str], *, cwd: str | Path, timeout: float = 20.0
+    args: list[str], *, cwd: str | Path, timeout: float = 20.0, input: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m kdns ARGS`` to completion, stdout and stderr kept apart."""
+    """Run ``python -m kdns ARGS`` to completion (``input`` on its standard input), stdout and
+    stderr kept apart."""
     return subprocess.run(
         [sys.executable, "-m", "kdns", *args],
+        input=input,
         cwd=cwd,
         env=dict(os.environ, **child_env()),
         capture_output=True,

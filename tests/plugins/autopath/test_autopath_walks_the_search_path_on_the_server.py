@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -95,12 +94,6 @@ async def test_known_pod_gets_cname_unknown_client_gets_nxdomain(tmp_path: Path)
 
 def test_autopath_needs_kubernetes_in_the_block(tmp_path: Path) -> None:
     (tmp_path / "Corefile").write_text(".:1 {\n    autopath @kubernetes\n    whoami\n}\n")
-    out = subprocess.run(
-        [sys.executable, "-m", "kdns", "-conf", str(tmp_path / "Corefile")],
-        capture_output=True,
-        text=True,
-        timeout=20,
-        env={**__import__("os").environ, **clients.child_env()},
-    )
+    out = clients.run_kdns(["-conf", str(tmp_path / "Corefile")], cwd=tmp_path)
     assert out.returncode == 1
     assert "Corefile:2 - Error during parsing:" in out.stderr

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -136,13 +134,7 @@ def test_bad_rules_name_file_and_line(text: str, reason: str) -> None:
 
 def test_bad_rule_stops_kdns_with_one_line(tmp_path: Path) -> None:
     (tmp_path / "Corefile").write_text(".:1 {\n    rewrite name a\n    whoami\n}\n")
-    out = subprocess.run(
-        [sys.executable, "-m", "kdns", "-conf", str(tmp_path / "Corefile")],
-        capture_output=True,
-        text=True,
-        timeout=20,
-        env={**__import__("os").environ, **clients.child_env()},
-    )
+    out = clients.run_kdns(["-conf", str(tmp_path / "Corefile")], cwd=tmp_path)
     assert out.returncode == 1
     assert f"plugin/rewrite: {tmp_path / 'Corefile'}:2 - Error during parsing:" in out.stderr
     assert "Traceback" not in out.stderr
