@@ -34,11 +34,9 @@ cannot run (kdns does not start or answers wrongly), never on a MISS.
 from __future__ import annotations
 
 import argparse
-import base64
 import bisect
 import contextlib
 import ipaddress
-import json
 import os
 import random
 import re
@@ -131,11 +129,10 @@ class FastAPIServer(fa.FakeAPIServer):
         token = query.get("continue")
         start = ""
         if token:
-            try:
-                decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-                rv, start = int(decoded["rv"]), str(decoded["start"])
-            except (ValueError, KeyError, TypeError):
+            decoded = fa.decode_continue(token)
+            if decoded is None:
                 return super()._list(kind, selected, query)
+            rv, start = decoded
             if rv < self._compacted_rv or self._changed_at.get(kind.plural, 0) > rv:
                 # Expired, or the snapshot differs from now: the reference implementation.
                 return self._done(kind, super()._list(kind, selected, query))
@@ -160,9 +157,7 @@ class FastAPIServer(fa.FakeAPIServer):
             items.append(obj)  # serialized at once and never mutated: no copy needed
         meta: fa.Obj = {"resourceVersion": str(rv)}
         if more:
-            last = fa._key(items[-1])
-            cont = {"v": "meta.k8s.io/v1", "rv": rv, "start": f"{last[0]}/{last[1]}\x00"}
-            meta["continue"] = base64.urlsafe_b64encode(json.dumps(cont).encode()).decode()
+            meta["continue"] = fa.encode_continue(rv, items[-1])
         body = {
             "kind": f"{kind.kind}List",
             "apiVersion": kind.api_version,

@@ -540,11 +540,10 @@ class FakeAPIServer:
         token = query.get("continue")
         start = ""
         if token:
-            try:
-                decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-                rv, start = int(decoded["rv"]), str(decoded["start"])
-            except (ValueError, KeyError, TypeError):
+            decoded = decode_continue(token)
+            if decoded is None:
                 return _json(400, _status(400, "BadRequest", "continue key is not valid"))
+            rv, start = decoded
             if rv < self._compacted_rv:
                 message = (
                     "The provided continue parameter is too old to display a consistent list "
@@ -572,9 +571,7 @@ class FakeAPIServer:
             items.append(copy.deepcopy(obj))
         meta: Obj = {"resourceVersion": str(rv)}
         if more:
-            last = _key(items[-1])
-            cont = {"v": "meta.k8s.io/v1", "rv": rv, "start": f"{last[0]}/{last[1]}\x00"}
-            meta["continue"] = base64.urlsafe_b64encode(json.dumps(cont).encode()).decode()
+            meta["continue"] = encode_continue(rv, items[-1])
         body = {
             "kind": f"{kind.kind}List",
             "apiVersion": kind.api_version,
@@ -856,3 +853,21 @@ def namespace(name: str, labels: Mapping[str, str] | None = None) -> Obj:
         "spec": {"finalizers": ["kubernetes"]},
         "status": {"phase": "Active"},
     }
+
+
+def encode_continue(rv: int, last: Obj) -> str:
+    """The ``continue`` token of a page ending with ``last``, as the real API server makes it
+    (base64 JSON: the list's resourceVersion and the key to resume after)."""
+    namespace, name = _key(last)
+    cont = {"v": "meta.k8s.io/v1", "rv": rv, "start": f"{namespace}/{name}\x00"}
+    return base64.urlsafe_b64encode(json.dumps(cont).encode()).decode()
+
+
+def decode_continue(token: str) -> tuple[int, str] | None:
+    """A ``continue`` token this server issued: (resourceVersion, name to resume after); None
+    when it is not one."""
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        return int(decoded["rv"]), str(decoded["start"])
+    except (ValueError, KeyError, TypeError):
+        return None
